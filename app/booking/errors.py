@@ -1,0 +1,33 @@
+"""One domain error type, mapped to an HTTP response with a reason the client can act on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+
+class ApiError(Exception):
+    """A request that cannot be served as asked; `detail` says why and what to do instead."""
+
+    def __init__(self, status: int, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.extra = extra
+
+
+def not_found(what: str, ident: object) -> ApiError:
+    """404 for an object that does not exist in the caller's tenant (or at all: we never say which)."""
+    return ApiError(404, f"{what} {ident} not found")
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Render ApiError as `{"detail": ..., **extra}` with its status."""
+
+    async def handle(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status)
+
+    app.add_exception_handler(ApiError, handle)

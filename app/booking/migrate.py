@@ -1,0 +1,55 @@
+"""Run and inspect schema migrations (alembic, raw SQL, as the owner role)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Alembic goes through SQLAlchemy, which needs the psycopg 3 driver named in the scheme."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    raise ValueError(f"database URL {url.split('@')[-1]!r} must start with postgresql://")
+
+
+def alembic_config(owner_url: str, app_role: str = "booking_app") -> Config:
+    """An in-memory alembic config pointing at the packaged migrations."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    # ConfigParser interpolation treats % specially (URL-encoded passwords contain it)
+    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(owner_url).replace("%", "%%"))
+    cfg.attributes["app_role"] = app_role
+    return cfg
+
+
+def upgrade(owner_url: str, app_role: str = "booking_app") -> None:
+    """Migrate the database to the newest schema; must run as the owner role."""
+    command.upgrade(alembic_config(owner_url, app_role), "head")
+
+
+def head_revision() -> str:
+    """The newest revision this build of the service expects."""
+    script = ScriptDirectory.from_config(alembic_config("postgresql://unused@localhost/unused"))
+    head = script.get_current_head()
+    assert head is not None, "the package ships no migrations"
+    return head
+
+
+def current_revision(conn: psycopg.Connection) -> str | None:
+    """The revision the database is at, or None if it was never migrated."""
+    try:
+        with conn.transaction():
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except psycopg.errors.UndefinedTable:
+        return None
+    if row is None:
+        return None
+    return str(row["version_num"] if isinstance(row, dict) else row[0])

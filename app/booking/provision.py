@@ -1,0 +1,70 @@
+"""Create the two database roles and the database, given an administrator connection.
+
+The owner role owns the schema and runs migrations; the service role owns nothing, is not a superuser and
+cannot bypass row-level security. In the cloud the platform team runs this once per server; the embedded
+default and the local stack run it on every start (it is idempotent).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class DatabaseUrls:
+    """Connection URLs for the owner (migrations) and the service role (the running app)."""
+
+    owner_url: str
+    app_url: str
+
+
+def _with(url: str, *, user: str, database: str) -> str:
+    """Swap user and database in a libpq URL, keeping host, port and query (e.g. a socket ?host=)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, f"{user}@{host}", f"/{database}", parts.query, ""))
+
+
+def provision(
+    admin_url: str,
+    *,
+    database: str = "booking",
+    owner: str = "booking_owner",
+    app_role: str = "booking_app",
+) -> DatabaseUrls:
+    """Ensure roles `owner` and `app_role` and database `database` exist; return their URLs.
+
+    The URLs carry no password: the embedded cluster trusts local socket connections. Against a server
+    that needs passwords, set them in the URLs you pass to `booking migrate` and DATABASE_URL instead.
+    """
+    for role in (owner, app_role):
+        if not ROLE_NAME.match(role):
+            raise ValueError(f"role name {role!r} is invalid; use lower-case letters, digits and '_'")
+    if not ROLE_NAME.match(database):
+        raise ValueError(f"database name {database!r} is invalid; use lower-case letters, digits and '_'")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        existing = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname IN (%s, %s)",
+                                               (owner, app_role))}
+        if owner not in existing:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEROLE NOBYPASSRLS").format(
+                sql.Identifier(owner)))
+        if app_role not in existing:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS").format(
+                sql.Identifier(app_role)))
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(database), sql.Identifier(owner)))
+        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)))
+        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+            sql.Identifier(database), sql.Identifier(app_role)))
+    return DatabaseUrls(
+        owner_url=_with(admin_url, user=owner, database=database),
+        app_url=_with(admin_url, user=app_role, database=database),
+    )

@@ -1,0 +1,109 @@
+"""Service settings, read once from the environment and validated at load."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+CELL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable, the value and what is allowed."""
+
+
+def parse_cell_urls(raw: str) -> dict[str, str]:
+    """Parse CELL_URLS: a JSON object `{"us": "http://..."}` or `us=http://..,eu=http://..`."""
+    raw = raw.strip()
+    if not raw:
+        return {}
+    pairs: dict[str, str]
+    if raw.startswith("{"):
+        try:
+            loaded = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"CELL_URLS={raw!r} is not valid JSON ({exc}); use {{\"us\": \"https://...\"}}") from exc
+        if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
+            raise SettingsError(f"CELL_URLS={raw!r} must map cell names to URL strings")
+        pairs = {str(k): v for k, v in loaded.items()}
+    else:
+        pairs = {}
+        for item in raw.split(","):
+            name, sep, url = item.strip().partition("=")
+            if not sep:
+                raise SettingsError(f"CELL_URLS entry {item!r} must look like 'us=https://us.example.com'")
+            pairs[name.strip()] = url.strip()
+    for name, url in pairs.items():
+        if not CELL_NAME.match(name):
+            raise SettingsError(f"CELL_URLS has cell name {name!r}; use lower-case letters, digits and '-'")
+        if not url.startswith(("http://", "https://")):
+            raise SettingsError(f"CELL_URLS[{name!r}]={url!r} must be an http(s) URL")
+    return {k: v.rstrip("/") for k, v in pairs.items()}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the running service needs to know about its deployment."""
+
+    database_url: str
+    """Connection URL of the service role (owns nothing, cannot bypass row-level security)."""
+    secret_key: str
+    """Signs cancel links; at least 32 characters, the same on every instance of a cell."""
+    cell: str = "us"
+    """Name of this cell; equals the residency it serves (us, eu, au)."""
+    cell_urls: Mapping[str, str] = field(default_factory=dict)
+    """Public base URL of every cell, this one included."""
+    pool_min: int = 2
+    pool_max: int = 20
+    peer_timeout_s: float = 2.0
+    """How long to wait for another cell when asking where a tenant lives."""
+    ics_max_bytes: int = 2_000_000
+    ics_timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not CELL_NAME.match(self.cell):
+            raise SettingsError(f"CELL={self.cell!r} is not a cell name; use e.g. 'us', 'eu' or 'au'")
+        if len(self.secret_key) < 32:
+            raise SettingsError("SECRET_KEY must be at least 32 characters; generate one with "
+                                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+        if self.cell_urls and self.cell not in self.cell_urls:
+            raise SettingsError(
+                f"CELL_URLS has no URL for this cell CELL={self.cell!r}; it lists {sorted(self.cell_urls)}"
+            )
+
+    @property
+    def base_url(self) -> str:
+        """This cell's public base URL, used for links such as cancel_url."""
+        return self.cell_urls.get(self.cell, "")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (see docs/booking.md, "Configuration")."""
+        env = os.environ if env is None else env
+        url = env.get("DATABASE_URL", "")
+        if not url:
+            raise SettingsError("DATABASE_URL is not set; give the service role's URL or use `booking serve --data-dir`")
+        return cls(
+            database_url=url,
+            secret_key=env.get("SECRET_KEY", ""),
+            cell=env.get("CELL", "us"),
+            cell_urls=parse_cell_urls(env.get("CELL_URLS", "")),
+            pool_max=_int(env, "DB_POOL_MAX", 20),
+            pool_min=_int(env, "DB_POOL_MIN", 2),
+        )
+
+
+def _int(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r} is not an integer") from None
+    if value < 1:
+        raise SettingsError(f"{key}={raw!r} must be at least 1")
+    return value

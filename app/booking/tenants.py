@@ -1,0 +1,100 @@
+"""Creating a tenant: shared by `POST /v1/signup` and `booking create-tenant`."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from booking.auth import check_password, hash_password, issue_token
+from booking.availability import zone
+from booking.cells import CellDirectory
+from booking.db import Conn, global_tx, tenant_tx
+from booking.errors import ApiError
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
+# Top-level paths of the service; a tenant slug must not shadow them on the public page.
+RESERVED = frozenset({"v1", "healthz", "readyz", "metrics", "openapi.json", "docs", "redoc", "static",
+                      "admin", "api", "login", "signup", "status"})
+PLANS = ("free", "pro", "enterprise")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class NewTenant:
+    """Validated signup input."""
+
+    slug: str
+    name: str
+    residency: str
+    timezone: str
+    owner_email: str
+    owner_password: str
+    plan: str = "free"
+
+
+def validate(t: NewTenant, known_cells: list[str]) -> None:
+    """Check every field, raising 422 that names the field, the value and what is allowed."""
+    if not SLUG.match(t.slug) or t.slug in RESERVED:
+        raise ApiError(422, f"tenant.slug={t.slug!r} is not allowed; use 3-40 lower-case letters, digits or "
+                            f"'-', not starting or ending with '-', and not one of {sorted(RESERVED)}")
+    if not t.name.strip() or len(t.name) > 200:
+        raise ApiError(422, "tenant.name must be 1 to 200 characters")
+    if t.residency not in known_cells:
+        raise ApiError(422, f"tenant.residency={t.residency!r} is not served; allowed: {sorted(known_cells)}")
+    zone(t.timezone, "tenant.timezone")
+    if t.plan not in PLANS:
+        raise ApiError(422, f"tenant.plan={t.plan!r} is not a plan; allowed: {list(PLANS)}")
+    if not EMAIL.match(t.owner_email) or len(t.owner_email) > 254:
+        raise ApiError(422, "owner.email is not an email address")
+    check_password(t.owner_password)
+
+
+def create_tenant(pool: Any, cells: CellDirectory, cell: str, t: NewTenant) -> tuple[dict[str, Any], str]:
+    """Create tenant, owner and first access token in this cell; returns (tenant, access_token).
+
+    Raises 421 (with `home_cell`) when the residency belongs to another cell, 409 when the slug exists
+    here or in any other cell.
+    """
+    validate(t, sorted({cell, *cells.cell_urls}))
+    if t.residency != cell:
+        raise ApiError(421, f"residency {t.residency!r} is served by cell {t.residency!r}, not {cell!r}",
+                       home_cell=t.residency)
+    with global_tx(pool) as conn:
+        if conn.execute("SELECT 1 FROM tenant_directory WHERE slug = %s", (t.slug,)).fetchone():
+            raise ApiError(409, f"tenant.slug={t.slug!r} is taken; choose another")
+    cells.forget(t.slug)
+    if cells.remote_home(t.slug) is not None:
+        raise ApiError(409, f"tenant.slug={t.slug!r} is taken; choose another")
+    tenant_id = uuid.uuid4()
+    try:
+        with tenant_tx(pool, tenant_id) as conn:
+            conn.execute("INSERT INTO tenant_directory (slug, tenant_id, home_cell) VALUES (%s, %s, %s)",
+                         (t.slug, tenant_id, cell))
+            tenant = conn.execute(
+                "INSERT INTO tenants (id, slug, name, home_cell, residency, timezone, plan) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id, slug, name, home_cell, residency, timezone, "
+                "plan, created_at", (tenant_id, t.slug, t.name, cell, t.residency, t.timezone, t.plan)).fetchone()
+            user = conn.execute("INSERT INTO users (tenant_id, email, password_hash, role) "
+                                "VALUES (%s, %s, %s, 'owner') RETURNING id",
+                                (tenant_id, t.owner_email.lower(), hash_password(t.owner_password))).fetchone()
+            assert tenant is not None and user is not None
+            token = issue_token(conn, tenant_id, user["id"])
+    except psycopg.errors.UniqueViolation:
+        raise ApiError(409, f"tenant.slug={t.slug!r} is taken; choose another") from None
+    return tenant_json(tenant), token
+
+
+def tenant_json(row: dict[str, Any]) -> dict[str, Any]:
+    """Public representation of a tenants row."""
+    return {"id": str(row["id"]), "slug": row["slug"], "name": row["name"], "home_cell": row["home_cell"],
+            "residency": row["residency"], "timezone": row["timezone"], "plan": row["plan"]}
+
+
+def home_cell_of(conn: Conn, slug: str) -> str | None:
+    """The home cell this cell's directory records for `slug`."""
+    row = conn.execute("SELECT home_cell FROM tenant_directory WHERE slug = %s", (slug,)).fetchone()
+    return None if row is None else str(row["home_cell"])

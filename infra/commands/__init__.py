@@ -1,0 +1,1 @@
+"""Subcommands of `slotstack`; each module registers one (see infra/cli.py)."""

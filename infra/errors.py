@@ -1,0 +1,9 @@
+"""The one domain error of the `slotstack` command, mapped to an exit code at the top."""
+
+from __future__ import annotations
+
+
+class SlotstackError(Exception):
+    """Something the user can fix; the message says what and how. Exit code 1."""
+
+    exit_code = 1

@@ -1,0 +1,288 @@
+"""The monitor's configuration: load a YAML file once, validate everything, return frozen dataclasses."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from uptime.configparse import ConfigError, Section
+from uptime.schedule import (
+    EscalationPolicy,
+    MaintenanceWindow,
+    OnCall,
+    Person,
+    load_escalation,
+    load_maintenance,
+    load_oncall,
+    load_people,
+)
+
+__all__ = ["Channel", "Config", "ConfigError", "Monitor", "Target", "Thresholds", "load", "parse"]
+
+NAME = r"[a-z0-9][a-z0-9_.-]{0,62}"
+CHANNEL_TYPES = ("email", "twilio", "acs_sms", "sns", "webhook", "outbox")
+
+
+@dataclass(frozen=True)
+class JsonCheck:
+    """A JSON body check: the value at a dotted ``path`` must equal ``equals``."""
+
+    path: str
+    equals: Any
+
+
+@dataclass(frozen=True)
+class Target:
+    """One HTTP(S) check of one cell."""
+
+    name: str
+    cell: str
+    url: str
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)
+    expect_status: tuple[int, ...] = (200,)
+    body_contains: str | None = None
+    body_regex: str | None = None
+    json: JsonCheck | None = None
+    latency_budget: float | None = None
+    cert_warn_days: int = 21
+    cert_critical_days: int = 7
+    interval: float = 30.0
+    timeout: float = 10.0
+    ca_file: str | None = None
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A notification channel; ``options`` are validated by the channel type's notifier."""
+
+    name: str
+    type: str
+    options: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        """``email``, ``sms`` or ``webhook``: which address of a person it needs."""
+        return {"email": "email", "webhook": "webhook"}.get(self.type, "sms")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Consecutive failures before down, successes before up, locations that must agree."""
+
+    down_after: int = 2
+    up_after: int = 2
+    quorum: int = 1
+    group_wait: float = 0.0
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """Where the monitor keeps its state and how it is reached."""
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8470
+    public_url: str = "http://127.0.0.1:8470"
+    database: str = "uptime.db"
+    status_dir: str = "status"
+    runbook_url: str = ""
+    ack_secret_env: str = "UPTIME_ACK_SECRET"
+    agent_key_env: str = "UPTIME_AGENT_KEY"
+    concurrency: int = 32
+    locations: tuple[str, ...] = ("local",)
+    location: str = "local"
+    agent_silence: float = 300.0
+    product: str = "slotstack"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    monitor: Monitor
+    thresholds: Thresholds
+    targets: tuple[Target, ...]
+    channels: dict[str, Channel]
+    people: dict[str, Person]
+    oncall: OnCall | None
+    escalation: EscalationPolicy
+    maintenance: tuple[MaintenanceWindow, ...]
+    source: str = ""
+
+    def cells(self) -> list[str]:
+        """The cells in the order they first appear among targets."""
+        return list(dict.fromkeys(t.cell for t in self.targets))
+
+    def cell_targets(self, cell: str) -> list[Target]:
+        """The targets of one cell."""
+        return [t for t in self.targets if t.cell == cell]
+
+
+def load(path: str | Path) -> Config:
+    """Read and validate a YAML config file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}; check the --config path") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return parse(data, source=str(path))
+
+
+def parse(data: Any, source: str = "<config>") -> Config:
+    """Validate a parsed YAML document."""
+    root = Section(data if data is not None else {}, "")
+    root.reject_unknown(
+        ["monitor", "thresholds", "defaults", "targets", "channels", "people", "oncall", "escalation",
+         "maintenance"]
+    )
+    monitor = _monitor(root.sub("monitor", {}))
+    thresholds = _thresholds(root.sub("thresholds", {}), len(monitor.locations))
+    targets = _targets(root, root.sub("defaults", {}))
+    channels = _channels(root.sub("channels", {}))
+    people = load_people(root.sub("people", {}))
+    oncall = load_oncall(root.sub("oncall"), people) if root.has("oncall") else None
+    escalation = load_escalation(root.sub("escalation", {"steps": []}), people, channels, oncall)
+    maintenance = load_maintenance(root.raw("maintenance", []), {t.cell for t in targets})
+    return Config(monitor, thresholds, targets, channels, people, oncall, escalation, maintenance, source)
+
+
+def _monitor(sec: Section) -> Monitor:
+    sec.reject_unknown(
+        ["listen", "public_url", "database", "status_dir", "runbook_url", "ack_secret_env", "agent_key_env",
+         "concurrency", "locations", "location", "agent_silence", "product"]
+    )
+    listen = sec.str("listen", "127.0.0.1:8470")
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{sec.key('listen')}: {listen!r} is not HOST:PORT (e.g. 127.0.0.1:8470)")
+    locations = tuple(sec.str_list("locations", ["local"]))
+    location = sec.str("location", locations[0])
+    if location not in locations:
+        raise ConfigError(f"{sec.key('location')}: {location!r} is not one of monitor.locations {locations}")
+    public_url = sec.str("public_url", f"http://{listen}").rstrip("/")
+    _check_url(public_url, sec.key("public_url"))
+    return Monitor(
+        listen_host=host, listen_port=int(port), public_url=public_url,
+        database=sec.str("database", "uptime.db"), status_dir=sec.str("status_dir", "status"),
+        runbook_url=sec.str("runbook_url", "") if sec.has("runbook_url") else "",
+        ack_secret_env=sec.str("ack_secret_env", "UPTIME_ACK_SECRET"),
+        agent_key_env=sec.str("agent_key_env", "UPTIME_AGENT_KEY"),
+        concurrency=sec.int("concurrency", 32, 1, 4096), locations=locations, location=location,
+        agent_silence=sec.duration("agent_silence", "5m", 10), product=sec.str("product", "slotstack"),
+    )
+
+
+def _thresholds(sec: Section, n_locations: int) -> Thresholds:
+    sec.reject_unknown(["down_after", "up_after", "quorum", "group_wait"])
+    quorum = sec.int("quorum", 1, 1, 1000)
+    if quorum > n_locations:
+        raise ConfigError(
+            f"{sec.key('quorum')}: {quorum} is more than the {n_locations} location(s) in monitor.locations; "
+            f"allowed 1..{n_locations}"
+        )
+    return Thresholds(
+        down_after=sec.int("down_after", 2, 1, 100), up_after=sec.int("up_after", 2, 1, 100),
+        quorum=quorum, group_wait=sec.duration("group_wait", "0s"),
+    )
+
+
+def _check_url(url: str, key: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{key}: {url!r} is not an http(s) URL with a host (e.g. https://eu.example.com/healthz)")
+
+
+def _targets(root: Section, defaults: Section) -> tuple[Target, ...]:
+    defaults.reject_unknown(["interval", "timeout", "cert_warn_days", "cert_critical_days", "expect_status"])
+    raw = root.raw("targets")
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"targets: expected a non-empty list of targets, got {raw!r}")
+    seen: set[str] = set()
+    targets = []
+    for index, item in enumerate(raw):
+        sec = Section(item, f"targets[{index}]")
+        target = _target(sec, defaults)
+        if target.name in seen:
+            raise ConfigError(f"{sec.key('name')}: {target.name!r} is used twice; target names must be unique")
+        seen.add(target.name)
+        targets.append(target)
+    return tuple(targets)
+
+
+def _target(sec: Section, defaults: Section) -> Target:
+    sec.reject_unknown(
+        ["name", "cell", "url", "method", "headers", "expect_status", "body_contains", "body_regex", "json",
+         "latency_budget", "cert_warn_days", "cert_critical_days", "interval", "timeout", "ca_file"]
+    )
+    name = sec.str("name", pattern=NAME)
+    url = sec.str("url")
+    _check_url(url, sec.key("url"))
+    method = sec.str("method", "GET").upper()
+    if method not in ("GET", "HEAD", "POST", "PUT", "OPTIONS"):
+        raise ConfigError(f"{sec.key('method')}: {method!r} not allowed; use GET, HEAD, POST, PUT or OPTIONS")
+    headers = sec.sub("headers", {}).data
+    if not all(isinstance(k, str) and isinstance(v, str | int) for k, v in headers.items()):
+        raise ConfigError(f"{sec.key('headers')}: expected a mapping of header name to string value")
+    statuses = sec.raw("expect_status", defaults.raw("expect_status", [200]))
+    statuses = [statuses] if isinstance(statuses, int) else statuses
+    if not isinstance(statuses, list) or not statuses or not all(
+        isinstance(s, int) and not isinstance(s, bool) and 100 <= s <= 599 for s in statuses
+    ):
+        raise ConfigError(f"{sec.key('expect_status')}: {statuses!r} must be HTTP status codes 100..599")
+    regex = sec.opt_str("body_regex")
+    if regex is not None:
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise ConfigError(f"{sec.key('body_regex')}: {regex!r} is not a valid regex: {exc}") from exc
+    json_check = None
+    if sec.has("json"):
+        js = sec.sub("json")
+        js.reject_unknown(["path", "equals"])
+        if "equals" not in js.data:
+            raise ConfigError(f"{js.key('equals')}: required (the value expected at json.path)")
+        json_check = JsonCheck(js.str("path", pattern=r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*"), js.data["equals"])
+    interval = sec.duration("interval", defaults.raw("interval", "30s"), minimum=1)
+    timeout = sec.duration("timeout", defaults.raw("timeout", "10s"), minimum=0.05)
+    if timeout > interval:
+        raise ConfigError(f"{sec.key('timeout')}: {timeout:g}s is longer than the interval {interval:g}s")
+    warn = sec.int("cert_warn_days", defaults.raw("cert_warn_days", 21), 0, 3650)
+    critical = sec.int("cert_critical_days", defaults.raw("cert_critical_days", 7), 0, 3650)
+    if critical > warn:
+        raise ConfigError(f"{sec.key('cert_critical_days')}: {critical} exceeds cert_warn_days {warn}")
+    ca_file = sec.opt_str("ca_file")
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise ConfigError(f"{sec.key('ca_file')}: {ca_file!r} is not a readable file")
+    return Target(
+        name=name, cell=sec.str("cell", pattern=NAME), url=url, method=method,
+        headers={k: str(v) for k, v in headers.items()}, expect_status=tuple(statuses),
+        body_contains=sec.opt_str("body_contains"), body_regex=regex, json=json_check,
+        latency_budget=sec.duration("latency_budget") if sec.has("latency_budget") else None,
+        cert_warn_days=warn, cert_critical_days=critical, interval=interval, timeout=timeout, ca_file=ca_file,
+    )
+
+
+def _channels(sec: Section) -> dict[str, Channel]:
+    from uptime.notify import validate_channel  # the registry imports config types
+
+    channels = {}
+    for name, options in sec.data.items():
+        key = sec.key(str(name))
+        if not isinstance(name, str) or not re.fullmatch(NAME, name):
+            raise ConfigError(f"{key}: {name!r} is not a valid channel name (lowercase letters, digits, -_.)")
+        opts = Section(options, key)
+        kind = opts.str("type")
+        if kind not in CHANNEL_TYPES:
+            raise ConfigError(f"{opts.key('type')}: {kind!r} is not a channel type; allowed: {', '.join(CHANNEL_TYPES)}")
+        channel = Channel(name, kind, dict(opts.data))
+        validate_channel(channel)
+        channels[name] = channel
+    return channels

@@ -1,0 +1,162 @@
+"""The monitor core: results in, per-target state, incidents per cell, acknowledgements and silences."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass
+
+from uptime import history, state
+from uptime.clock import Clock
+from uptime.config import Config
+from uptime.metrics import Metrics
+from uptime.probe import Result
+from uptime.state import TargetState
+from uptime.store import Store
+
+log = logging.getLogger("uptime")
+
+
+class UptimeError(Exception):
+    """A user-facing error of the monitor (unknown incident, bad silence, ...)."""
+
+
+@dataclass(frozen=True)
+class CellView:
+    """What the core currently believes about a cell."""
+
+    cell: str
+    down: list[str]
+    total: int
+    incident_id: int | None
+
+
+class Core:
+    """Single writer of monitor state; the HTTP server, scheduler and CLI call into it."""
+
+    def __init__(self, config: Config, store: Store, clock: Clock, metrics: Metrics | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.metrics = metrics
+        self.targets = {t.name: t for t in config.targets}
+
+    # -- results -----------------------------------------------------------------------------------
+
+    def record(self, result: Result) -> None:
+        """Store a result, advance the target's state machine, open or resolve the cell's incident."""
+        if result.target not in self.targets:
+            raise UptimeError(f"unknown target {result.target!r}; it is not in {self.config.source}")
+        th = self.config.thresholds
+        with self.store.tx() as conn:
+            history.record(conn, result)
+            row = conn.execute("SELECT * FROM target_state WHERE target = ? AND location = ?",
+                               (result.target, result.location)).fetchone()
+            current = TargetState(row["state"], row["count"], row["since"], row["kind"], row["error"]) if row \
+                else TargetState(state.UP, 0, result.ts)
+            new = state.advance(current, result.ok, result.ts, result.kind, result.error,
+                                th.down_after, th.up_after)
+            conn.execute(
+                "INSERT OR REPLACE INTO target_state (target, location, state, count, since, kind, error, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (result.target, result.location, new.state, new.count, new.since, new.kind, new.error, result.ts),
+            )
+            if new.state != current.state:
+                log.info("target %s at %s: %s -> %s", result.target, result.location, current.state, new.state)
+            self._evaluate_cell(conn, result.cell)
+        if self.metrics:
+            self.metrics.observe(result)
+
+    def _failing(self, conn: sqlite3.Connection, cell: str) -> tuple[list[dict[str, object]], int]:
+        """Targets of ``cell`` that a quorum of fresh locations sees down."""
+        now = self.clock.now()
+        freshness = max(self.config.monitor.agent_silence, 1.0)
+        failing = []
+        cell_targets = self.config.cell_targets(cell)
+        for target in cell_targets:
+            rows = conn.execute(
+                "SELECT * FROM target_state WHERE target = ? AND updated >= ? - ?"
+                " ORDER BY since", (target.name, now, freshness + 3 * target.interval),
+            ).fetchall()
+            down = [r for r in rows if r["state"] in state.FAILING]
+            if len(down) >= self.config.thresholds.quorum:
+                failing.append({"target": target.name, "url": target.url, "kind": down[0]["kind"] or "failing",
+                                "error": down[0]["error"], "since": min(r["since"] for r in down),
+                                "locations": [r["location"] for r in down]})
+        return failing, len(cell_targets)
+
+    def _evaluate_cell(self, conn: sqlite3.Connection, cell: str) -> None:
+        failing, total = self._failing(conn, cell)
+        now = self.clock.now()
+        incident = conn.execute("SELECT * FROM incidents WHERE cell = ? AND resolved_at IS NULL", (cell,)).fetchone()
+        if failing and incident is None:
+            since = min(float(str(f["since"])) for f in failing)
+            conn.execute(
+                "INSERT INTO incidents (cell, opened_at, since, targets, failures, total, peak)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (cell, now, since, json.dumps([f["target"] for f in failing]), json.dumps(failing), total,
+                 len(failing)),
+            )
+            log.warning("incident opened for cell %s: %d/%d checks failing", cell, len(failing), total)
+        elif failing and incident is not None:
+            names = list(dict.fromkeys([*json.loads(incident["targets"]), *(str(f["target"]) for f in failing)]))
+            conn.execute("UPDATE incidents SET targets = ?, failures = ?, total = ?, peak = MAX(peak, ?)"
+                         " WHERE id = ?", (json.dumps(names), json.dumps(failing), total, len(failing),
+                                            incident["id"]))
+        elif not failing and incident is not None:
+            conn.execute("UPDATE incidents SET resolved_at = ? WHERE id = ?", (now, incident["id"]))
+            # Pages that never got through are moot now; recovery goes only to those who were paged.
+            conn.execute("UPDATE notifications SET status = 'cancelled' WHERE incident_id = ? AND status = 'pending'"
+                         " AND event != 'recovery'", (incident["id"],))
+            log.warning("incident %s for cell %s resolved", incident["id"], cell)
+        if self.metrics:
+            open_now = 1 if failing else 0
+            self.metrics.incidents.labels(cell).set(open_now)
+
+    # -- people ------------------------------------------------------------------------------------
+
+    def ack(self, incident_id: int, by: str) -> bool:
+        """Acknowledge an incident: stops escalation and reminders. False if it was already acknowledged."""
+        with self.store.tx() as conn:
+            row = conn.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+            if row is None:
+                raise UptimeError(f"incident {incident_id} does not exist; `uptime status` lists open incidents")
+            if row["acked_at"] is not None:
+                return False
+            conn.execute("UPDATE incidents SET acked_at = ?, acked_by = ? WHERE id = ?",
+                         (self.clock.now(), by, incident_id))
+            conn.execute("UPDATE notifications SET status = 'cancelled' WHERE incident_id = ? AND status = 'pending'"
+                         " AND event != 'recovery'", (incident_id,))
+        log.info("incident %s acknowledged by %s", incident_id, by)
+        return True
+
+    def silence(self, cell: str, starts_at: float, ends_at: float, reason: str, by: str) -> int:
+        """A one-off silence for a cell: failures are recorded, nobody is paged."""
+        if cell not in self.config.cells():
+            raise UptimeError(f"cell {cell!r} has no targets; known cells: {', '.join(self.config.cells())}")
+        if ends_at <= starts_at:
+            raise UptimeError("a silence must end after it starts; check --duration")
+        with self.store.tx() as conn:
+            cur = conn.execute("INSERT INTO silences (cell, starts_at, ends_at, reason, created_by, created_at)"
+                               " VALUES (?, ?, ?, ?, ?, ?)", (cell, starts_at, ends_at, reason, by, self.clock.now()))
+            return int(cur.lastrowid or 0)
+
+    def suppressed(self, cell: str, ts: float) -> str | None:
+        """Why paging for ``cell`` is suppressed at ``ts`` (a maintenance window or silence), or None."""
+        for window in self.config.maintenance:
+            if window.active(ts, cell):
+                return f"maintenance window {window.name}"
+        row = self.store.one("SELECT reason FROM silences WHERE cell = ? AND starts_at <= ? AND ends_at > ?",
+                             (cell, ts, ts))
+        return f"silence: {row['reason']}" if row else None
+
+    def cells(self) -> list[CellView]:
+        """Current view of every cell."""
+        out = []
+        for cell in self.config.cells():
+            with self.store.lock:
+                failing, total = self._failing(self.store.conn, cell)
+            row = self.store.one("SELECT id FROM incidents WHERE cell = ? AND resolved_at IS NULL", (cell,))
+            out.append(CellView(cell, [str(f["target"]) for f in failing], total, row["id"] if row else None))
+        return out

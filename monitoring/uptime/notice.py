@@ -1,0 +1,202 @@
+"""What a notification says: one serialisable ``Notice`` and its SMS, email and webhook renderings."""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from uptime.clock import utc
+
+SMS_LIMIT = 160
+# The GSM 03.38 default alphabet; characters of the extension table count twice.
+_GSM_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXT = set("^{}\\[~]|€\f")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failing check inside an incident."""
+
+    target: str
+    url: str
+    kind: str
+    error: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Everything a notifier needs about an incident at the moment it was planned."""
+
+    incident_id: int
+    cell: str
+    event: str  # page-N, reminder-N, recovery, test
+    resolved: bool
+    down: int
+    total: int
+    since: float
+    failures: tuple[Failure, ...] = ()
+    resolved_at: float | None = None
+    ack_url: str = ""
+    status_url: str = ""
+    runbook_url: str = ""
+    product: str = "slotstack"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Serialise for the notification outbox."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Notice:
+        """Inverse of :meth:`to_json`."""
+        data = json.loads(text)
+        data["failures"] = tuple(Failure(**f) for f in data["failures"])
+        return cls(**data)
+
+    @property
+    def kinds(self) -> list[str]:
+        """Distinct failure kinds, most frequent first."""
+        counts: dict[str, int] = {}
+        for failure in self.failures:
+            counts[failure.kind] = counts.get(failure.kind, 0) + 1
+        return sorted(counts, key=lambda k: (-counts[k], k))
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first failure to recovery (0 while open)."""
+        return (self.resolved_at - self.since) if self.resolved_at else 0.0
+
+
+def gsm7_length(text: str) -> int:
+    """Septets needed to send ``text`` in the GSM-7 alphabet (extension characters count twice)."""
+    return sum(2 if ch in _GSM_EXT else 1 for ch in text)
+
+
+def to_gsm7(text: str) -> str:
+    """Replace characters outside GSM-7 so the SMS is not silently re-encoded as UCS-2 (70 chars)."""
+    return "".join(ch if ch in _GSM_BASIC or ch in _GSM_EXT else "?" for ch in text)
+
+
+def format_duration(seconds: float) -> str:
+    """``1h 05m``, ``12m 30s`` or ``45s``."""
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def sms_text(notice: Notice) -> str:
+    """At most 160 GSM-7 characters, e.g. ``[slotstack] DOWN eu 3/3 checks since 14:02 UTC: timeout. Ack: URL``."""
+    since = utc(notice.since).strftime("%H:%M")
+    tag = f"[{notice.product}]"
+    if notice.event == "test":
+        return _fit(f"{tag} TEST message from the uptime monitor; no action needed.", "")
+    if notice.resolved:
+        head = f"{tag} RECOVERED {notice.cell} after {format_duration(notice.duration)} (down since {since} UTC)"
+        return _fit(head, "")
+    prefix = "REMINDER " if notice.event.startswith("reminder") else ""
+    head = f"{tag} {prefix}DOWN {notice.cell} {notice.down}/{notice.total} checks since {since} UTC"
+    reason = ", ".join(notice.kinds) or "failing"
+    tail = f" Ack: {notice.ack_url}" if notice.ack_url else ""
+    return _fit(f"{head}: {reason}.", tail)
+
+
+def _fit(body: str, tail: str) -> str:
+    body, tail = to_gsm7(body), to_gsm7(tail)
+    room = SMS_LIMIT - gsm7_length(tail)
+    if gsm7_length(body) > room:
+        while body and gsm7_length(body) > room - 1:
+            body = body[:-1]
+        body += "."
+    return (body + tail)[: SMS_LIMIT]
+
+
+def email_subject(notice: Notice) -> str:
+    """One line that sorts well in an inbox."""
+    if notice.event == "test":
+        return f"[{notice.product}] test notification"
+    if notice.resolved:
+        return f"[{notice.product}] RECOVERED {notice.cell} after {format_duration(notice.duration)}"
+    prefix = "REMINDER: " if notice.event.startswith("reminder") else ""
+    return f"[{notice.product}] {prefix}DOWN {notice.cell}: {notice.down}/{notice.total} checks failing"
+
+
+def email_text(notice: Notice) -> str:
+    """Plain-text body: cell, failing checks with errors, since when, links."""
+    since = utc(notice.since).strftime("%Y-%m-%d %H:%M:%S UTC")
+    lines = [email_subject(notice), ""]
+    if notice.event == "test":
+        lines.append("This is a test of the notification channel. No action is needed.")
+        return "\n".join(lines) + "\n"
+    lines.append(f"Cell: {notice.cell}")
+    lines.append(f"Failing since: {since}")
+    if notice.resolved and notice.resolved_at:
+        lines.append(f"Recovered at: {utc(notice.resolved_at).strftime('%Y-%m-%d %H:%M:%S UTC')}")
+        lines.append(f"Duration: {format_duration(notice.duration)}")
+    lines.append(f"Checks failing: {notice.down} of {notice.total}")
+    lines.append("")
+    for failure in notice.failures:
+        lines.append(f"- {failure.target} ({failure.url}): {failure.kind}: {failure.error}")
+    lines.append("")
+    if notice.ack_url and not notice.resolved:
+        lines.append(f"Acknowledge: {notice.ack_url}")
+    if notice.status_url:
+        lines.append(f"Status page: {notice.status_url}")
+    if notice.runbook_url:
+        lines.append(f"Runbook: {notice.runbook_url}")
+    return "\n".join(lines) + "\n"
+
+
+def email_html(notice: Notice) -> str:
+    """HTML body with the same facts as :func:`email_text`."""
+    esc = html.escape
+    rows = "".join(
+        f"<tr><td>{esc(f.target)}</td><td>{esc(f.url)}</td><td>{esc(f.kind)}</td><td>{esc(f.error)}</td></tr>"
+        for f in notice.failures
+    )
+    colour = "#1a7f37" if notice.resolved else "#cf222e"
+    links = []
+    if notice.ack_url and not notice.resolved:
+        links.append(f'<a href="{esc(notice.ack_url)}">Acknowledge</a>')
+    if notice.status_url:
+        links.append(f'<a href="{esc(notice.status_url)}">Status page</a>')
+    if notice.runbook_url:
+        links.append(f'<a href="{esc(notice.runbook_url)}">Runbook</a>')
+    since = utc(notice.since).strftime("%Y-%m-%d %H:%M:%S UTC")
+    duration = f"<p>Duration: {format_duration(notice.duration)}</p>" if notice.resolved else ""
+    return (
+        f'<html><body><h2 style="color:{colour}">{esc(email_subject(notice))}</h2>'
+        f"<p>Cell: <b>{esc(notice.cell)}</b><br>Failing since: {since}<br>"
+        f"Checks failing: {notice.down} of {notice.total}</p>{duration}"
+        f"<table border=\"1\" cellpadding=\"4\"><tr><th>check</th><th>url</th><th>kind</th><th>error</th></tr>"
+        f"{rows}</table><p>{' | '.join(links)}</p></body></html>"
+    )
+
+
+def webhook_payload(notice: Notice) -> dict[str, Any]:
+    """JSON document for generic webhooks."""
+    return {
+        "incident": notice.incident_id,
+        "cell": notice.cell,
+        "event": notice.event,
+        "status": "resolved" if notice.resolved else "firing",
+        "down": notice.down,
+        "total": notice.total,
+        "since": utc(notice.since).isoformat(),
+        "resolved_at": utc(notice.resolved_at).isoformat() if notice.resolved_at else None,
+        "duration_seconds": round(notice.duration, 3),
+        "failures": [asdict(f) for f in notice.failures],
+        "ack_url": notice.ack_url,
+        "status_url": notice.status_url,
+        "runbook_url": notice.runbook_url,
+        "summary": sms_text(notice),
+    }

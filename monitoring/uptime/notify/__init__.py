@@ -1,0 +1,33 @@
+"""The notifier registry: channel type -> (validate, Notifier class)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from uptime.config import Channel
+from uptime.notify import acs, email, outbox, sns, twilio, webhook
+from uptime.notify.base import Notifier, NotifyError
+
+__all__ = ["REGISTRY", "Notifier", "NotifyError", "build", "validate_channel"]
+
+REGISTRY: dict[str, tuple[Callable[[Channel], None], Callable[[Channel, Mapping[str, str]], Any]]] = {
+    "email": (email.validate, email.EmailNotifier),
+    "twilio": (twilio.validate, twilio.TwilioNotifier),
+    "acs_sms": (acs.validate, acs.AcsSmsNotifier),
+    "sns": (sns.validate, sns.SnsNotifier),
+    "webhook": (webhook.validate, webhook.WebhookNotifier),
+    "outbox": (outbox.validate, outbox.OutboxNotifier),
+}
+
+
+def validate_channel(channel: Channel) -> None:
+    """Check a channel's options without reading secrets (used by ``uptime check``)."""
+    REGISTRY[channel.type][0](channel)
+
+
+def build(channel: Channel, environ: Mapping[str, str] | None = None) -> Notifier:
+    """Create the notifier, reading its secrets from ``environ`` (default: the process environment)."""
+    notifier: Notifier = REGISTRY[channel.type][1](channel, os.environ if environ is None else environ)
+    return notifier

@@ -1,0 +1,69 @@
+"""Email over SMTP (optional STARTTLS and AUTH), multipart text + HTML."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Mapping
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from uptime.config import Channel
+from uptime.notice import Notice, email_html, email_subject, email_text
+from uptime.notify.base import NotifyError, options, secret
+
+_OPTIONS = ["host", "port", "starttls", "ca_file", "username", "password_env", "from", "timeout"]
+
+
+def validate(channel: Channel) -> None:
+    """``host`` and ``from`` are required; ``username`` needs ``password_env``."""
+    sec = options(channel, _OPTIONS)
+    sec.str("host")
+    sec.int("port", 587, 1, 65535)
+    sec.bool("starttls", True)
+    sec.str("from", pattern=r"[^@\s]+@[^@\s]+|.*<[^@\s]+@[^@\s]+>")
+    if sec.has("username"):
+        sec.str("password_env")
+    sec.duration("timeout", "10s")
+
+
+class EmailNotifier:
+    """One SMTP session per message: simple and robust against idle disconnects."""
+
+    def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
+        sec = options(channel, _OPTIONS)
+        self.host, self.port = sec.str("host"), sec.int("port", 587)
+        self.starttls = sec.bool("starttls", True)
+        self.ca_file = sec.opt_str("ca_file")
+        self.username = sec.opt_str("username")
+        self.password = secret(channel, "password", environ) if self.username else None
+        self.sender = sec.str("from")
+        self.timeout = sec.duration("timeout", "10s")
+
+    def build(self, notice: Notice, recipient: str) -> EmailMessage:
+        """The message as it will be sent."""
+        message = EmailMessage()
+        message["Subject"] = email_subject(notice)
+        message["From"] = self.sender
+        message["To"] = recipient
+        message["Date"] = formatdate(usegmt=True)
+        message["Message-ID"] = make_msgid(domain="uptime.local")
+        message["X-Uptime-Incident"] = str(notice.incident_id)
+        message.set_content(email_text(notice))
+        message.add_alternative(email_html(notice), subtype="html")
+        return message
+
+    def send(self, notice: Notice, recipient: str | None) -> None:
+        """Deliver through the SMTP server; any SMTP or socket error is a failed send."""
+        if not recipient:
+            raise NotifyError("email: no recipient address")
+        message = self.build(notice, recipient)
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                if self.starttls:
+                    smtp.starttls(context=ssl.create_default_context(cafile=self.ca_file))
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+                smtp.send_message(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise NotifyError(f"email: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,54 @@
+"""SMS through AWS SNS ``Publish`` with a phone number, via boto3."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from uptime.config import Channel
+from uptime.notice import Notice, sms_text
+from uptime.notify.base import NotifyError, options, secret
+
+_OPTIONS = ["region", "endpoint_url", "access_key_id_env", "secret_access_key_env", "sender_id", "timeout"]
+
+
+def validate(channel: Channel) -> None:
+    """``region`` is required; credentials come from the named env vars or boto3's usual chain."""
+    sec = options(channel, _OPTIONS)
+    sec.str("region", pattern=r"[a-z]{2}(-[a-z]+)+-\d")
+    sec.duration("timeout", "10s")
+
+
+class SnsNotifier:
+    """``sns.publish(PhoneNumber=..., Message=...)`` as a transactional SMS."""
+
+    def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
+        sec = options(channel, _OPTIONS)
+        kwargs: dict[str, Any] = {"region_name": sec.str("region")}
+        if sec.has("endpoint_url"):
+            kwargs["endpoint_url"] = sec.str("endpoint_url")
+        key_id = secret(channel, "access_key_id", environ, required=False)
+        if key_id:
+            kwargs["aws_access_key_id"] = key_id
+            kwargs["aws_secret_access_key"] = secret(channel, "secret_access_key", environ)
+        timeout = sec.duration("timeout", "10s")
+        kwargs["config"] = BotoConfig(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1})
+        self.client = boto3.session.Session().client("sns", **kwargs)
+        self.sender_id = sec.opt_str("sender_id")
+
+    def send(self, notice: Notice, recipient: str | None) -> None:
+        """Publish one SMS; SNS returns a MessageId when it accepted it."""
+        attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
+        if self.sender_id:
+            attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": self.sender_id}
+        try:
+            reply = self.client.publish(PhoneNumber=recipient or "", Message=sms_text(notice),
+                                        MessageAttributes=attributes)
+        except (BotoCoreError, ClientError) as exc:
+            raise NotifyError(f"sns: {exc}") from exc
+        if not reply.get("MessageId"):
+            raise NotifyError("sns: no MessageId in the reply")

@@ -1,0 +1,49 @@
+"""A generic JSON webhook, optionally signed with HMAC-SHA256 over the body."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+
+import requests
+
+from uptime.config import Channel
+from uptime.configparse import ConfigError
+from uptime.notice import Notice, webhook_payload
+from uptime.notify.base import NotifyError, options, secret
+
+_OPTIONS = ["url", "secret_env", "timeout"]
+
+
+def validate(channel: Channel) -> None:
+    """``url`` is required; ``secret_env`` adds ``X-Uptime-Signature: sha256=<hex>``."""
+    sec = options(channel, _OPTIONS)
+    url = sec.str("url")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{sec.key('url')}: {url!r} is not an http(s) URL")
+    sec.duration("timeout", "10s")
+
+
+class WebhookNotifier:
+    """POST the incident as JSON; any 2xx is success."""
+
+    def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
+        sec = options(channel, _OPTIONS)
+        self.url = sec.str("url")
+        self.key = secret(channel, "secret", environ, required=False)
+        self.timeout = sec.duration("timeout", "10s")
+
+    def send(self, notice: Notice, recipient: str | None) -> None:
+        """Deliver the payload."""
+        body = json.dumps(webhook_payload(notice), sort_keys=True).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.key:
+            headers["X-Uptime-Signature"] = "sha256=" + hmac.new(self.key.encode(), body, hashlib.sha256).hexdigest()
+        try:
+            response = requests.post(self.url, data=body, headers=headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise NotifyError(f"webhook: {type(exc).__name__}: {exc}") from exc
+        if not 200 <= response.status_code < 300:
+            raise NotifyError(f"webhook: HTTP {response.status_code}: {response.text[:200]}")

@@ -1,0 +1,90 @@
+"""SQLite (WAL) persistence: target states, incidents, the notification outbox, results and rollups."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS target_state (
+    target TEXT NOT NULL, location TEXT NOT NULL, state TEXT NOT NULL, count INTEGER NOT NULL,
+    since REAL NOT NULL, kind TEXT, error TEXT NOT NULL DEFAULT '', updated REAL NOT NULL,
+    PRIMARY KEY (target, location));
+CREATE TABLE IF NOT EXISTS incidents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, cell TEXT NOT NULL, opened_at REAL NOT NULL, since REAL NOT NULL,
+    resolved_at REAL, acked_at REAL, acked_by TEXT, targets TEXT NOT NULL DEFAULT '[]',
+    failures TEXT NOT NULL DEFAULT '[]', total INTEGER NOT NULL DEFAULT 0, peak INTEGER NOT NULL DEFAULT 0,
+    suppressed INTEGER NOT NULL DEFAULT 0, page_base REAL, notified_step INTEGER NOT NULL DEFAULT -1,
+    last_notified_at REAL, reminders INTEGER NOT NULL DEFAULT 0, recovery_planned INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS incidents_open ON incidents (cell) WHERE resolved_at IS NULL;
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, incident_id INTEGER NOT NULL, event TEXT NOT NULL,
+    channel TEXT NOT NULL, recipient TEXT NOT NULL, notice TEXT NOT NULL, status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL, last_error TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL, sent_at REAL,
+    UNIQUE (incident_id, event, channel, recipient));
+CREATE INDEX IF NOT EXISTS notifications_due ON notifications (status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS results (
+    target TEXT NOT NULL, location TEXT NOT NULL, ts REAL NOT NULL, ok INTEGER NOT NULL, kind TEXT,
+    status INTEGER, duration REAL NOT NULL, error TEXT NOT NULL DEFAULT '', cert_expiry REAL);
+CREATE INDEX IF NOT EXISTS results_ts ON results (ts);
+CREATE INDEX IF NOT EXISTS results_target ON results (target, ts);
+CREATE TABLE IF NOT EXISTS rollup_minute (
+    target TEXT NOT NULL, bucket INTEGER NOT NULL, total INTEGER NOT NULL, ok INTEGER NOT NULL,
+    duration_sum REAL NOT NULL, duration_max REAL NOT NULL, PRIMARY KEY (target, bucket));
+CREATE TABLE IF NOT EXISTS rollup_hour (
+    target TEXT NOT NULL, bucket INTEGER NOT NULL, total INTEGER NOT NULL, ok INTEGER NOT NULL,
+    duration_sum REAL NOT NULL, duration_max REAL NOT NULL, PRIMARY KEY (target, bucket));
+CREATE TABLE IF NOT EXISTS silences (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, cell TEXT NOT NULL, starts_at REAL NOT NULL, ends_at REAL NOT NULL,
+    reason TEXT NOT NULL, created_by TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS agents (
+    location TEXT PRIMARY KEY, last_seen REAL NOT NULL, results INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class Store:
+    """One connection shared by the monitor's threads behind a lock; every change is one transaction."""
+
+    def __init__(self, path: str | Path) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = str(path)
+        self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA busy_timeout=30000")
+        self.conn.executescript(SCHEMA)
+        self.lock = threading.RLock()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: all of it or nothing (a failed step leaves state as it was)."""
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, args: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        """Read rows."""
+        with self.lock:
+            return self.conn.execute(sql, args).fetchall()
+
+    def one(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Row | None:
+        """Read one row or None."""
+        rows = self.query(sql, args)
+        return rows[0] if rows else None
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self.lock:
+            self.conn.close()
