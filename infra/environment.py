@@ -7,6 +7,7 @@ or started from an environment that has problems.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ E164 = r"\+[1-9][0-9]{6,14}"
 STORAGE_SIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
 # Pulumi reads these file-level keys; anything else is a typo.
 FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
-CONFIG_KEYS = ("cells", "oncall", "alerts")
+CONFIG_KEYS = ("cells", "oncall", "alerts", "monitor")
 # Provider namespaces are passed through to Pulumi untouched.
 PROVIDER_NAMESPACES = ("azure-native", "aws", "random", "pulumi")
 
@@ -162,6 +163,17 @@ class Alerts:
 
 
 @dataclass(frozen=True)
+class Monitor:
+    """Where the uptime monitor runs: on AWS, outside the cells' cloud, so an Azure outage still pages."""
+
+    core_region: str
+    agent_regions: tuple[str, ...]
+    instance_type: str
+    quorum: int
+    status_domain: str | None
+
+
+@dataclass(frozen=True)
 class Environment:
     """One validated environment (a Pulumi stack)."""
 
@@ -170,6 +182,7 @@ class Environment:
     cells: dict[str, Cell]
     oncall: OnCall
     alerts: Alerts
+    monitor: Monitor
 
     @property
     def is_prod(self) -> bool:
@@ -424,6 +437,47 @@ def _alerts(problems: Problems, raw: Any) -> Alerts:
     return Alerts(**values)
 
 
+AWS_CONTINENTS = {"us": "North America", "ca": "North America", "eu": "Europe", "ap": "Asia Pacific",
+                  "sa": "South America", "me": "Middle East", "af": "Africa"}
+
+
+def _monitor(problems: Problems, raw: Any) -> Monitor:
+    path = "monitor"
+    data = as_mapping(problems, path, raw if raw is not None else {}) or {}
+    check_keys(problems, path, data, ("core_region", "agent_regions", "instance_type", "quorum", "status_domain"))
+    aws_region = r"[a-z]{2}(-gov)?-[a-z]+-[0-9]"
+    core = read_str(problems, path, data, "core_region", default="us-east-2", pattern=aws_region,
+                    what="an AWS region like us-east-2")
+    agents_raw = data.get("agent_regions", ["eu-west-1", "ap-southeast-2"])
+    agents: list[str] = []
+    if not isinstance(agents_raw, list) or not all(isinstance(a, str) for a in agents_raw):
+        problems.add(join(path, "agent_regions"), f"expected a list of AWS regions, got {show(agents_raw)}")
+    else:
+        agents = list(agents_raw)
+        for i, region in enumerate(agents):
+            if not re.fullmatch(aws_region, region):
+                problems.add(join(join(path, "agent_regions"), i), f"{region!r} is not an AWS region like eu-west-1")
+    sites = [core, *agents]
+    if len(set(sites)) != len(sites):
+        problems.add(join(path, "agent_regions"), f"{show(agents)} repeats a region; every site needs its own")
+    continents = {AWS_CONTINENTS.get(site.split("-")[0], site) for site in sites}
+    if len(agents) < 2 or len(continents) < 2:
+        problems.add(join(path, "agent_regions"),
+                     f"{show(agents)}: need at least two agent regions and sites on at least two continents, "
+                     "so one region's trouble cannot page or silence everyone")
+    quorum = read_int(problems, path, data, "quorum", default=2, low=1, high=max(1, len(sites)))
+    domain = read_str(problems, path, data, "status_domain", pattern=HOSTNAME,
+                      what="a lowercase DNS name like status.book.example.com")
+    return Monitor(
+        core_region=core,
+        agent_regions=tuple(agents),
+        instance_type=read_str(problems, path, data, "instance_type", default="t4g.small",
+                               pattern=r"[a-z][a-z0-9]*\.[a-z0-9]+", what="an EC2 instance type like t4g.small"),
+        quorum=quorum,
+        status_domain=domain or None,
+    )
+
+
 def from_config(name: str, config: Mapping[str, Any], source: str) -> Environment:
     """Validate the `slotstack:*` config of stack `name`; raise EnvironmentError with every problem."""
     problems = Problems(source)
@@ -441,9 +495,10 @@ def from_config(name: str, config: Mapping[str, Any], source: str) -> Environmen
     cells = _cells(problems, slot.get("cells"))
     oncall = _oncall(problems, slot.get("oncall"))
     alerts = _alerts(problems, slot.get("alerts"))
+    monitor = _monitor(problems, slot.get("monitor"))
     if problems:
         raise EnvironmentError(problems.lines())
-    return Environment(name=name, source=source, cells=cells, oncall=oncall, alerts=alerts)
+    return Environment(name=name, source=source, cells=cells, oncall=oncall, alerts=alerts, monitor=monitor)
 
 
 def path_of(name: str, directory: Path | None = None) -> Path:

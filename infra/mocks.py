@@ -32,6 +32,8 @@ class Recorded:
     provider: str | None
     id: str
     urn: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """What the mock engine handed back (inputs plus computed values such as ids and addresses)."""
 
     @property
     def location(self) -> str | None:
@@ -53,6 +55,7 @@ class Plan:
     resources: list[Recorded] = field(default_factory=list)
     providers: dict[str, Recorded] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_]
@@ -117,6 +120,10 @@ class RecordingMocks(Mocks):
                 outputs.setdefault("bucket", bucket)
                 outputs.setdefault("bucketRegionalDomainName", f"{bucket}.s3.amazonaws.com")
                 resource_id = bucket
+            if typ == "aws:ec2/eip:Eip":
+                ip = f"198.51.100.{len(self.plan.resources) % 250 + 1}"
+                outputs.setdefault("publicIp", ip)
+                outputs.setdefault("publicDns", f"ec2-{ip.replace('.', '-')}.compute.amazonaws.com")
             if typ == "aws:cloudfront/distribution:Distribution":
                 outputs.setdefault("domainName", f"{name}.cloudfront.net")
         elif typ == "random:index/randomPassword:RandomPassword":
@@ -124,7 +131,8 @@ class RecordingMocks(Mocks):
             outputs["result"] = "mock-password-not-a-secret-0123456789"
         else:
             resource_id = f"{name}-id"
-        record = Recorded(type=typ, name=name, inputs=dict(args.inputs), provider=args.provider, id=resource_id)
+        record = Recorded(type=typ, name=name, inputs=dict(args.inputs), provider=args.provider, id=resource_id,
+                          outputs=outputs)
         with self._lock:
             if typ.startswith("pulumi:providers:"):
                 self.plan.providers[name] = record
@@ -132,14 +140,20 @@ class RecordingMocks(Mocks):
                 self.plan.resources.append(record)
         return resource_id, outputs
 
-    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         function = args.token  # a function token like "package:module:function", not a credential
+        self.plan.calls.append(function)
         if function == "azure-native:authorization:getClientConfig":
             return {"clientId": "client", "objectId": "object", "subscriptionId": SUBSCRIPTION,
-                    "tenantId": TENANT}, None
+                    "tenantId": TENANT}, []
         if function == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/mock", "userId": "mock"}, None
-        return {}, None
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/mock", "userId": "mock"}, []
+        if function == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+            return {"id": "pl-3b927c52", "name": args.args.get("name", ""), "entries": [], "addressFamily": "IPv4",
+                    "arn": f"arn:aws:ec2:us-east-1:{ACCOUNT}:prefix-list/pl-3b927c52", "maxEntries": 60,
+                    "ownerId": "AWS", "tags": {}, "version": 1}, []
+        # An empty list of check failures: the engine iterates it (None raises TypeError).
+        return {}, []
 
 
 def _azure_name(args: MockResourceArgs) -> str:
@@ -164,7 +178,7 @@ def evaluate(stack: str, program: Callable[[], Any], project: str = "slotstack")
     def body() -> None:
         result = program()
         if isinstance(result, dict):
-            plan.outputs.update(result)
+            plan.outputs = result  # the same dict: Output callbacks may still fill it in
 
     _sync_await(run_pulumi_func(body))
     return plan

@@ -225,3 +225,18 @@ def test_cli_validate_bad_file_exits_1_with_every_error(tmp_path: Path, capsys: 
 def test_cli_validate_unknown_environment(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "qa"]) == 1
     assert "no such environment file (environments here: dev, local, prod, staging)" in capsys.readouterr().out
+
+
+def test_monitor_sites_must_span_continents(tmp_path: Path) -> None:
+    doc = _base()
+    doc["config"]["slotstack:monitor"].update(core_region="us-east-2", agent_regions=["us-west-2", "us-east-1"])
+    problems = _problems(tmp_path, doc)
+    assert any("monitor.agent_regions: ['us-west-2', 'us-east-1']: need at least two agent regions and sites on "
+               "at least two continents" in p for p in problems), problems
+
+
+def test_monitor_defaults_when_absent() -> None:
+    monitor = environment.load("dev").monitor
+    assert monitor.core_region == "us-east-2"
+    assert monitor.agent_regions == ("eu-west-1", "ap-southeast-2")
+    assert monitor.quorum == 2

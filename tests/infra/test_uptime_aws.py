@@ -1,0 +1,146 @@
+"""The monitor's deployment on AWS, under the mock engine: sites, access, install, config."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra import environment
+from infra.mocks import Plan, Recorded, evaluate
+from infra.uptime_aws.deployment import UptimeDeployment, UptimeDeploymentArgs
+
+TAGS = {"environment": "prod", "cell": "global", "residency": "global",
+        "data-classification": "operational", "managed-by": "pulumi"}
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("dist") / "uptime-0.1.0-py3-none-any.whl"
+    path.write_bytes(b"not really a wheel, but bytes with a digest")
+    return path
+
+
+@pytest.fixture(scope="module")
+def plan(wheel: Path) -> Plan:
+    env = environment.load("prod")
+
+    def program() -> dict[str, Any]:
+        deployment = UptimeDeployment("uptime", UptimeDeploymentArgs(env=env, wheel_path=wheel, tags=TAGS))
+        captured: dict[str, Any] = {}
+        deployment.config_yaml.apply(lambda text: captured.setdefault("config", text))
+        return captured
+
+    return evaluate("prod", program)
+
+
+def _instances(plan: Plan) -> list[Recorded]:
+    return plan.of_type("aws:ec2/instance:Instance")
+
+
+def test_core_and_agents_run_in_the_configured_regions_on_two_continents(plan: Plan) -> None:
+    regions = sorted(plan.aws_region_of(vm) or "?" for vm in _instances(plan))
+    assert regions == ["ap-southeast-2", "eu-west-1", "us-east-2"]
+
+
+def test_instances_are_hardened(plan: Plan) -> None:
+    for vm in _instances(plan):
+        assert vm.inputs["metadataOptions"]["httpTokens"] == "required", f"{vm.name}: IMDSv2 must be required"
+        assert vm.inputs["rootBlockDevice"]["encrypted"] is True, f"{vm.name}: root volume must be encrypted"
+        assert vm.inputs["associatePublicIpAddress"] is False, f"{vm.name}: only the Elastic IP is public"
+        assert vm.inputs["tags"] == TAGS
+
+
+def test_core_admits_only_the_agents_and_cloudfront(plan: Plan) -> None:
+    rules = plan.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    eips = {plan.aws_region_of(e): e for e in plan.of_type("aws:ec2/eip:Eip")}
+    assert len(rules) == 3
+    cidrs = sorted(r.inputs["cidrIpv4"] for r in rules if "cidrIpv4" in r.inputs)
+    # Each agent's own Elastic IP, and not the core's.
+    assert cidrs == sorted(f"{eips[region].outputs['publicIp']}/32" for region in ("eu-west-1", "ap-southeast-2"))
+    prefix_rules = [r for r in rules if "prefixListId" in r.inputs]
+    assert [r.inputs["prefixListId"] for r in prefix_rules] == ["pl-3b927c52"]
+    for rule in rules:
+        assert (rule.inputs["fromPort"], rule.inputs["toPort"]) == (8470, 8470)
+    for sg in plan.of_type("aws:ec2/securityGroup:SecurityGroup"):
+        assert not sg.inputs.get("ingress"), f"{sg.name}: no inline ingress; rules above are the only way in"
+
+
+def _cloud_config(vm: Recorded) -> dict[str, Any]:
+    text = vm.inputs["userData"]
+    if not text.startswith("#cloud-config"):
+        text = base64.b64decode(text).decode()
+    assert text.startswith("#cloud-config\n")
+    return yaml.safe_load(text)
+
+
+def test_cloud_init_verifies_the_wheel_digest_and_holds_no_secret(plan: Plan, wheel: Path) -> None:
+    import hashlib
+
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    objects = {plan.aws_region_of(o): o for o in plan.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
+    for vm in _instances(plan):
+        document = _cloud_config(vm)
+        install = " ".join(" ".join(step) for step in document["runcmd"])
+        assert f"{digest}  /tmp/uptime.whl" in install
+        assert "sha256sum -c" in install
+        assert objects[plan.aws_region_of(vm)].inputs["key"] == f"releases/uptime-{digest}.whl"
+        text = yaml.safe_dump(document)
+        assert "mock-password" not in text, f"{vm.name}: a generated secret leaked into user data"
+        assert "+1555" not in text, f"{vm.name}: on-call phones must not be in user data"
+        unit = next(f for f in document["write_files"] if f["path"].endswith("uptime.service"))["content"]
+        expected = "uptime run" if plan.aws_region_of(vm) == "us-east-2" else "uptime agent"
+        assert expected in unit
+
+
+def test_release_buckets_are_readable_only_from_their_own_vpc(plan: Plan) -> None:
+    policies = [p for p in plan.of_type("aws:s3/bucketPolicy:BucketPolicy") if "releases" in p.name]
+    assert len(policies) == 3
+    for policy in policies:
+        statements = json.loads(policy.inputs["policy"])["Statement"]
+        allow = next(s for s in statements if s["Effect"] == "Allow")
+        assert allow["Condition"]["StringEquals"]["aws:SourceVpce"].endswith("-id")
+        assert any(s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+                   for s in statements)
+    for block in plan.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"):
+        assert all(block.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                              "restrictPublicBuckets")), block.name
+
+
+def test_status_page_is_served_by_cloudfront_with_oac(plan: Plan) -> None:
+    (cdn,) = plan.of_type("aws:cloudfront/distribution:Distribution")
+    assert cdn.inputs["defaultCacheBehavior"]["viewerProtocolPolicy"] == "redirect-to-https"
+    assert cdn.inputs["viewerCertificate"]["minimumProtocolVersion"] == "TLSv1.2_2021"
+    assert cdn.inputs["aliases"] == ["status.book.example.com"]
+    (ack,) = cdn.inputs["orderedCacheBehaviors"]
+    assert ack["pathPattern"] == "/ack/*"
+    assert ack["viewerProtocolPolicy"] == "https-only"
+    (oac,) = plan.of_type("aws:cloudfront/originAccessControl:OriginAccessControl")
+    assert (oac.inputs["signingBehavior"], oac.inputs["signingProtocol"]) == ("always", "sigv4")
+
+
+def test_generated_config_probes_every_cell_and_pages_every_receiver(plan: Plan) -> None:
+    config = yaml.safe_load(plan.outputs["config"])
+    env = environment.load("prod")
+    names = {t["name"] for t in config["targets"]}
+    for cell in env.cells.values():
+        assert f"{cell.name}-healthz" in names
+        url = next(t["url"] for t in config["targets"] if t["name"] == f"{cell.name}-healthz")
+        assert url == f"https://{cell.hostname}/healthz"
+    emails = sorted(p["email"] for p in config["people"].values())
+    assert emails == sorted(r.email for r in env.oncall.receivers)
+    assert config["thresholds"]["quorum"] == 2
+    assert config["monitor"]["locations"] == ["us-east-2", "eu-west-1", "ap-southeast-2"]
+
+
+def test_secrets_go_to_parameter_store_as_secure_strings(plan: Plan) -> None:
+    params = plan.of_type("aws:ssm/parameter:Parameter")
+    assert params
+    assert {p.inputs["type"] for p in params} == {"SecureString"}
+    names = {p.inputs["name"] for p in params}
+    assert {"/slotstack/prod/uptime/UPTIME_AGENT_KEY", "/slotstack/prod/uptime/UPTIME_ACK_SECRET",
+            "/slotstack/prod/uptime-config"} <= names
