@@ -76,8 +76,8 @@ RESIDENCIES: dict[str, Residency] = {
             ("australiacentral", "australiacentral2"),
         ),
         aws_regions=("ap-southeast-2", "ap-southeast-4"),
-        # Australian edges are only in the "all" and "200" classes.
-        cloudfront_price_class="PriceClass_200",
+        # Australian and New Zealand edges are only in PriceClass_All.
+        cloudfront_price_class="PriceClass_All",
     ),
 }
 

@@ -1,0 +1,1 @@
+"""Where customer data lives: PostgreSQL, Key Vault, backup storage, images."""
