@@ -60,7 +60,7 @@ PRICE_CLASS_EDGES: dict[str, str] = {
     "PriceClass_200": "the United States, Canada, Mexico, Europe, Israel, South Africa, Kenya, the Middle East, "
                       "Japan, Singapore, South Korea, Taiwan, Hong Kong, the Philippines, India and other Asian "
                       "countries (not Australia)",
-    "PriceClass_All": "every CloudFront edge worldwide",
+    "PriceClass_All": "every country with a CloudFront edge, worldwide",
 }
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 # Storage SKUs whose second copy goes to the Azure pair.

@@ -111,9 +111,9 @@ def test_cloudfront_with_oac_https_managed_policies_and_price_class(planned: tup
         assert oac_statement[0]["Condition"]["StringEquals"]["AWS:SourceArn"].endswith(f"{cell.name}-images-cdn")
 
 
-def test_au_edges_need_price_class_200() -> None:
+def test_au_edges_need_price_class_all() -> None:
     cdn = _one(datatier_plan("prod", PARTS), DISTRIBUTION, "au").inputs
-    assert cdn["priceClass"] == "PriceClass_200", "Australian edges are not in PriceClass_100"
+    assert cdn["priceClass"] == "PriceClass_All", "Australian edges are only in PriceClass_All"
 
 
 def test_custom_domain_gets_a_us_east_1_certificate_with_tls12_2021() -> None:
