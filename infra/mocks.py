@@ -7,6 +7,7 @@ whole program evaluates and every declared resource can be inspected.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,6 +113,11 @@ class RecordingMocks(Mocks):
                 outputs["fullyQualifiedDomainName"] = f"{physical}.postgres.database.azure.com"
             if typ == "azure-native:network:PublicIPAddress":
                 outputs.setdefault("ipAddress", "203.0.113.10")
+            identity = outputs.get("identity")
+            if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
+                # Inputs list the identity ids; ARM answers with a map of id -> {principalId, clientId}.
+                outputs["identity"] = {**identity, "userAssignedIdentities": {
+                    i: {} for i in identity["userAssignedIdentities"] if isinstance(i, str)}}
         elif typ.startswith("aws:"):
             resource_id = f"{name}-id"
             outputs.setdefault("arn", f"arn:aws:{typ.split(':')[1].split('/')[0]}::{ACCOUNT}:{name}")
@@ -167,6 +173,20 @@ def _azure_name(args: MockResourceArgs) -> str:
     return args.name
 
 
+def _without_aliases(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+    """Drop type aliases before registration: planning only.
+
+    Every azure-native resource carries ~60 aliases (one per past API version), and the SDK turns each
+    into Outputs the mock engine must settle; that made a prod plan take ~20 s. Aliases only matter
+    when migrating state that was created under an old type token, which a mock plan never has.
+    """
+    if not args.opts or not args.opts.aliases:
+        return None
+    opts = copy.copy(args.opts)
+    opts.aliases = None
+    return pulumi.ResourceTransformationResult(args.props, opts)
+
+
 def evaluate(stack: str, program: Callable[[], Any], project: str = "slotstack") -> Plan:
     """Run `program` under the mock engine as stack `stack` and return what it declared."""
     plan = Plan(stack=stack)
@@ -176,6 +196,7 @@ def evaluate(stack: str, program: Callable[[], Any], project: str = "slotstack")
     pulumi.runtime.settings.SETTINGS.outputs.clear()
 
     def body() -> None:
+        pulumi.runtime.register_stack_transformation(_without_aliases)
         result = program()
         if isinstance(result, dict):
             plan.outputs = result  # the same dict: Output callbacks may still fill it in

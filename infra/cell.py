@@ -1,0 +1,197 @@
+"""The Cell component: a complete, independent copy of the service for one residency.
+
+It composes, per Azure region of the cell (primary and secondary), a resource group and network;
+per cell the Key Vault and the identities; and per region that runs a fleet (the serving region,
+plus the other one when the environment keeps a standby fleet) a gateway, a release store and a
+scale set. The attributes listed in `Cell`'s docstring are what the data tier (infra/storage) and
+observability (infra/observability) take as their Args.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi_azure_native import managedidentity, resources
+
+from infra import naming, tags
+from infra.compute import cloud_init, roles
+from infra.compute.fleet import Fleet, FleetArgs
+from infra.compute.release import Release, ReleaseArgs
+from infra.compute.settings import DeploySettings
+from infra.environment import Cell as CellSpec
+from infra.network.cell_network import CellNetwork, CellNetworkArgs
+from infra.network.gateway import Gateway, GatewayArgs
+from infra.network.waf import WafPolicy, WafPolicyArgs
+from infra.storage.keyvault import KeyVault, KeyVaultArgs
+
+ROLES = ("primary", "secondary")
+TLS_CERTIFICATE = "gateway-tls"
+GATEWAY_MAX = 10
+RATE_LIMIT_PER_MINUTE = 600
+
+
+@dataclass
+class CellArgs:
+    """Everything one cell is built from."""
+
+    environment: str
+    """Environment (stack) name: dev, staging, prod."""
+    spec: CellSpec
+    """The validated cell of the environment file."""
+    index: int
+    """Position of the cell in its environment; address spaces derive from it."""
+    is_prod: bool
+    """Prod gets Bastion and the larger gateway floor."""
+    cell_urls: dict[str, str]
+    """Public URL of every cell of the environment (for 421 redirects to a tenant's home cell)."""
+    subscription_id: pulumi.Input[str]
+    """Azure subscription id: ARM ids of sub-resources and role definitions are built from it."""
+    tenant_id: pulumi.Input[str]
+    """Entra tenant id of the Key Vault."""
+    settings: DeploySettings
+    """The wheel to release and the admin SSH keys."""
+
+
+def fleet_sizes(spec: CellSpec) -> dict[str, tuple[int, int]]:
+    """(min, max) instances per region role that runs a fleet: the serving one, and a standby if asked for."""
+    serving = "primary" if spec.active_region == "primary" else "secondary"
+    standby = "secondary" if serving == "primary" else "primary"
+    sizes = {serving: (spec.fleet.min, spec.fleet.max)}
+    if spec.fleet.standby > 0:
+        sizes[standby] = (spec.fleet.standby, spec.fleet.max)
+    return sizes
+
+
+def _custom_data(args: CellArgs, release: Release, vault_uri: pulumi.Output[str],
+                 client_id: pulumi.Output[str]) -> pulumi.Output[str]:
+    """The fleet's base64 cloud-init, once the release URL, vault URI and identity are known."""
+
+    def render(values: list[Any]) -> str:
+        wheel_url, uri, client = values
+        return cloud_init.custom_data(cloud_init.Boot(
+            wheel_url=wheel_url, sha256=release.sha256, cell=args.spec.name, cell_urls=args.cell_urls,
+            key_vault_uri=uri, client_id=client), args.settings.bootstrap)
+
+    return pulumi.Output.all(release.wheel_url, vault_uri, client_id).apply(render)
+
+
+class Cell(pulumi.ComponentResource):
+    """One residency cell.
+
+    Attributes for the other components (dicts keyed by region role "primary"/"secondary"):
+    `regions`, `tags`, `resource_groups`, `resource_group_names`,
+    `subnet_ids` (role -> "gateway"/"app"/"database"/"private_endpoints"/"bastion" -> id),
+    `dns_zone_ids` ("postgres"/"vault"/"blob" -> id; zones linked to both VNets),
+    `key_vault` (the KeyVault component: `.secret(...)` stores a secret with expiry and content type),
+    `key_vault_id`, `key_vault_name`, `key_vault_uri`,
+    `fleet_identity_id`, `fleet_identity_principal_id`, `fleet_identity_client_id` (the VMs' identity),
+    `gateway_ids`, `public_ip_ids`, `gateway_fqdns`, `scale_set_ids`, `release_container_ids`
+    (only for the roles that run a fleet; `serving_role` is the one taking traffic).
+    """
+
+    def __init__(self, name: str, args: CellArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("slotstack:cell:Cell", name, None, opts)
+        spec = args.spec
+        child = pulumi.ResourceOptions(parent=self)
+        self.spec = spec
+        self.tags = tags.cell_tags(args.environment, spec)
+        self.regions = {"primary": spec.primary_region, "secondary": spec.secondary_region}
+        self.serving_role = "primary" if spec.active_region == "primary" else "secondary"
+        self.resource_groups: dict[str, resources.ResourceGroup] = {
+            role: resources.ResourceGroup(
+                f"{name}-rg-{role}", resource_group_name=naming.resource_group(args.environment, spec.name, region),
+                location=region, tags=tags.with_role(self.tags, role), opts=child)
+            for role, region in self.regions.items()}
+        self.resource_group_names: dict[str, pulumi.Output[str]] = {
+            role: rg.name for role, rg in self.resource_groups.items()}
+
+        self.network = CellNetwork(f"{name}-net", CellNetworkArgs(
+            environment=args.environment, cell=spec.name, cell_index=args.index, regions=self.regions,
+            resource_group_names=dict(self.resource_group_names), bastion=args.is_prod, tags=self.tags,
+        ), opts=child)
+        self.subnet_ids = self.network.subnet_ids
+        self.dns_zone_ids = self.network.dns_zone_ids
+
+        self.key_vault = KeyVault(f"{name}-kv", KeyVaultArgs(
+            vault_name=naming.key_vault(args.environment, spec.name),
+            resource_group_name=self.resource_group_names["primary"], location=spec.primary_region,
+            tenant_id=args.tenant_id, private_endpoint_subnet_id=self.subnet_ids["primary"]["private_endpoints"],
+            dns_zone_id=self.dns_zone_ids["vault"], certificate_name=TLS_CERTIFICATE, tags=self.tags,
+        ), opts=child)
+        self.key_vault_id = self.key_vault.id
+        self.key_vault_name = self.key_vault.name
+        self.key_vault_uri = self.key_vault.uri
+
+        identities = {
+            kind: managedidentity.UserAssignedIdentity(
+                f"{name}-id-{kind}", resource_name_=naming.scoped(f"id-{kind}", args.environment, spec.name,
+                                                                  spec.primary_region),
+                resource_group_name=self.resource_group_names["primary"], location=spec.primary_region,
+                tags=self.tags, opts=child)
+            for kind in ("gateway", "fleet")}
+        self.fleet_identity_id = identities["fleet"].id
+        self.fleet_identity_principal_id = identities["fleet"].principal_id
+        self.fleet_identity_client_id = identities["fleet"].client_id
+        gateway_reads_certificate = roles.assign(
+            f"{name}-role-gateway-kv", role="Key Vault Secrets User", principal_id=identities["gateway"].principal_id,
+            scope=self.key_vault.id, subscription_id=args.subscription_id, parent=self)
+        roles.assign(
+            f"{name}-role-fleet-kv", role="Key Vault Secrets User", principal_id=identities["fleet"].principal_id,
+            scope=self.key_vault.id, subscription_id=args.subscription_id, parent=self)
+
+        self.gateways: dict[str, Gateway] = {}
+        self.releases: dict[str, Release] = {}
+        self.fleets: dict[str, Fleet] = {}
+        for role, (minimum, maximum) in fleet_sizes(spec).items():
+            region = self.regions[role]
+            rg = self.resource_group_names[role]
+            waf = WafPolicy(f"{name}-waf-{role}", WafPolicyArgs(
+                policy_name=naming.scoped("waf", args.environment, spec.name, region), resource_group_name=rg,
+                location=region, rate_limit_per_minute=RATE_LIMIT_PER_MINUTE, tags=self.tags), opts=child)
+            gateway = Gateway(f"{name}-gw-{role}", GatewayArgs(
+                gateway_name=naming.scoped("agw", args.environment, spec.name, region), resource_group_name=rg,
+                location=region, subscription_id=args.subscription_id, subnet_id=self.subnet_ids[role]["gateway"],
+                hostname=spec.hostname, certificate_secret_id=self.key_vault.certificate_secret_id,
+                identity_id=identities["gateway"].id, waf_policy_id=waf.id,
+                min_capacity=3 if args.is_prod else 2, max_capacity=GATEWAY_MAX,
+                dns_label=naming.dns_label(args.environment, spec.name, region), tags=self.tags,
+            ), opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway_reads_certificate]))
+            release = Release(f"{name}-release-{role}", ReleaseArgs(
+                account_name=naming.storage_account("rel", args.environment, spec.name, region),
+                resource_group_name=rg, location=region, wheel=args.settings.wheel,
+                private_endpoint_subnet_id=self.subnet_ids[role]["private_endpoints"],
+                dns_zone_id=self.dns_zone_ids["blob"], tags=self.tags), opts=child)
+            roles.assign(
+                f"{name}-role-fleet-release-{role}", role="Storage Blob Data Reader",
+                principal_id=identities["fleet"].principal_id, scope=release.container_id,
+                subscription_id=args.subscription_id, parent=self)
+            boot = _custom_data(args, release, self.key_vault.uri, identities["fleet"].client_id)
+            self.fleets[role] = Fleet(f"{name}-fleet-{role}", FleetArgs(
+                scale_set_name=naming.scoped("vmss", args.environment, spec.name, region), resource_group_name=rg,
+                location=region, vm_size=spec.fleet.vm_size, minimum=minimum, maximum=maximum,
+                subnet_id=self.subnet_ids[role]["app"], backend_pool_id=gateway.backend_pool_id,
+                identity_id=identities["fleet"].id, custom_data=boot, ssh_public_keys=args.settings.ssh_public_keys,
+                tags=self.tags), opts=child)
+            self.gateways[role], self.releases[role] = gateway, release
+
+        self.gateway_ids = {role: g.id for role, g in self.gateways.items()}
+        self.public_ip_ids = {role: g.public_ip_id for role, g in self.gateways.items()}
+        self.gateway_fqdns = {role: g.fqdn for role, g in self.gateways.items()}
+        self.scale_set_ids = {role: f.id for role, f in self.fleets.items()}
+        self.release_container_ids = {role: r.container_id for role, r in self.releases.items()}
+        self.register_outputs(self.exports())
+
+    def exports(self) -> dict[str, Any]:
+        """The stack outputs of this cell: what operators and runbooks look up."""
+        return {
+            "regions": self.regions,
+            "serving_role": self.serving_role,
+            "resource_groups": self.resource_group_names,
+            "subnet_ids": self.subnet_ids,
+            "dns_zone_ids": self.dns_zone_ids,
+            "key_vault_uri": self.key_vault_uri,
+            "gateway_fqdns": self.gateway_fqdns,
+            "scale_set_ids": self.scale_set_ids,
+        }

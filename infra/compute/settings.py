@@ -1,0 +1,91 @@
+"""What a deployment needs besides the environment: the app wheel and the admin SSH keys.
+
+Both are injected into `infra.program.build`, so tests and `slotstack plan` pass their own (a small
+fixture wheel, a plan-only key) while `pulumi up` reads the real ones from the repository and the
+deployer's environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.errors import SlotstackError
+
+REPO = Path(__file__).resolve().parent.parent.parent
+WHEEL = re.compile(r"booking-(?P<version>[0-9][A-Za-z0-9.+!_-]*?)-py3-none-any\.whl")
+SSH_KEY_ENV = "SLOTSTACK_SSH_PUBLIC_KEY"
+SSH_KEY = re.compile(r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?")
+# The script cloud-init runs on every VM; written with the booking service.
+BOOTSTRAP = REPO / "app" / "deploy" / "bootstrap.sh"
+
+
+@dataclass(frozen=True)
+class Wheel:
+    """A built booking wheel and what the fleet needs to trust it."""
+
+    path: Path
+    """The .whl file on the deployer's machine."""
+    version: str
+    """The package version parsed from the file name."""
+    sha256: str
+    """Hex sha256 of the file; the blob is named by it and cloud-init checks it."""
+
+    @classmethod
+    def from_file(cls, path: Path) -> Wheel:
+        """Describe an existing wheel; its name must be booking-<version>-py3-none-any.whl."""
+        match = WHEEL.fullmatch(path.name)
+        if match is None:
+            raise SlotstackError(f"{path}: not a booking wheel; expected a file named "
+                                 "booking-<version>-py3-none-any.whl "
+                                 "(build one with `python -m build --wheel app --outdir dist`)")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        return cls(path=path, version=match["version"], sha256=digest)
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    """Inputs of the program that do not live in the environment file."""
+
+    wheel: Wheel
+    """The booking release rolled to every fleet."""
+    ssh_public_keys: tuple[str, ...]
+    """Break-glass admin keys (reached only through Azure Bastion); never passwords."""
+    bootstrap: Path = BOOTSTRAP
+    """The bootstrap script embedded into cloud-init when it exists."""
+
+    def __post_init__(self) -> None:
+        if not self.ssh_public_keys:
+            raise SlotstackError(f"no admin SSH public key; set {SSH_KEY_ENV} to the contents of "
+                                 "an ssh-ed25519 .pub file")
+        for key in self.ssh_public_keys:
+            if not SSH_KEY.fullmatch(key.strip()):
+                raise SlotstackError(f"{SSH_KEY_ENV}: {key[:40]!r} is not an OpenSSH public key "
+                                     "(expected 'ssh-ed25519 AAAA... comment'); never pass a private key")
+
+
+def find_wheel(dist: Path = REPO / "dist", app: Path = REPO / "app") -> Wheel:
+    """The newest dist/booking-*.whl, building one from app/ first when there is none."""
+    wheels = sorted(dist.glob("booking-*-py3-none-any.whl"), key=lambda p: p.stat().st_mtime)
+    if not wheels:
+        if not (app / "pyproject.toml").exists():
+            raise SlotstackError(f"no booking wheel in {dist} and no {app}/pyproject.toml to build one from")
+        subprocess.run([sys.executable, "-m", "build", "--wheel", str(app), "--outdir", str(dist)],
+                       check=True, capture_output=True)
+        wheels = sorted(dist.glob("booking-*-py3-none-any.whl"), key=lambda p: p.stat().st_mtime)
+        if not wheels:
+            raise SlotstackError(f"`python -m build --wheel {app}` produced no booking wheel in {dist}")
+    return Wheel.from_file(wheels[-1])
+
+
+def from_environ(keys: tuple[str, ...] | None = None) -> DeploySettings:
+    """Settings for `pulumi up`: the newest wheel and the keys in $SLOTSTACK_SSH_PUBLIC_KEY (one per line)."""
+    if keys is None:
+        raw = os.environ.get(SSH_KEY_ENV, "")
+        keys = tuple(line.strip() for line in raw.splitlines() if line.strip())
+    return DeploySettings(wheel=find_wheel(), ssh_public_keys=keys)

@@ -1,0 +1,1 @@
+"""Everything a request crosses: VNets, subnets, NSGs, peering, private DNS, Bastion, WAF and gateway."""
