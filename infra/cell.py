@@ -9,6 +9,7 @@ observability (infra/observability) take as their Args.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +21,17 @@ from infra.compute import cloud_init, roles
 from infra.compute.fleet import Fleet, FleetArgs
 from infra.compute.release import Release, ReleaseArgs
 from infra.compute.settings import DeploySettings
+from infra.environment import Alerts
 from infra.environment import Cell as CellSpec
 from infra.network.cell_network import CellNetwork, CellNetworkArgs
 from infra.network.gateway import Gateway, GatewayArgs
 from infra.network.waf import WafPolicy, WafPolicyArgs
+from infra.observability.agent import agent_extension
+from infra.observability.cell_observability import CellObservability, CellObservabilityArgs, by_region
+from infra.storage.backup import BackupStorage, BackupStorageArgs
+from infra.storage.images import Images, ImagesArgs
 from infra.storage.keyvault import KeyVault, KeyVaultArgs
+from infra.storage.postgres import PostgresArgs, PostgresServer
 
 ROLES = ("primary", "secondary")
 TLS_CERTIFICATE = "gateway-tls"
@@ -52,6 +59,16 @@ class CellArgs:
     """Entra tenant id of the Key Vault."""
     settings: DeploySettings
     """The wheel to release and the admin SSH keys."""
+    alerts: Alerts
+    """Alert thresholds of the environment."""
+    action_group_ids: Mapping[str, pulumi.Input[str]]
+    """The environment's on-call action groups by channel ("page": SMS + email, "notify": email)."""
+    oidc_provider_arn: pulumi.Input[str]
+    """The stack's IAM OIDC provider that trusts the Entra tenant (one per stack: IAM is global)."""
+    oidc_issuer_url: pulumi.Input[str]
+    """Issuer of the managed identity's tokens, as the OIDC provider knows it."""
+    oidc_audience: str
+    """Audience of the tokens the service exchanges with AWS STS."""
 
 
 def fleet_sizes(spec: CellSpec) -> dict[str, tuple[int, int]]:
@@ -173,7 +190,7 @@ class Cell(pulumi.ComponentResource):
                 location=region, vm_size=spec.fleet.vm_size, minimum=minimum, maximum=maximum,
                 subnet_id=self.subnet_ids[role]["app"], backend_pool_id=gateway.backend_pool_id,
                 identity_id=identities["fleet"].id, custom_data=boot, ssh_public_keys=args.settings.ssh_public_keys,
-                tags=self.tags), opts=child)
+                tags=self.tags, extra_extensions=[agent_extension(identities["fleet"].id)]), opts=child)
             self.gateways[role], self.releases[role] = gateway, release
 
         self.gateway_ids = {role: g.id for role, g in self.gateways.items()}
@@ -181,6 +198,49 @@ class Cell(pulumi.ComponentResource):
         self.gateway_fqdns = {role: g.fqdn for role, g in self.gateways.items()}
         self.scale_set_ids = {role: f.id for role, f in self.fleets.items()}
         self.release_container_ids = {role: r.container_id for role, r in self.releases.items()}
+
+        # Data tier: the database (with its cross-region replica), backups and images.
+        suffix = naming.suffix(args.environment, spec.name)
+        self.postgres = PostgresServer(f"{name}-pg", PostgresArgs(
+            cell=spec, server_name=naming.postgres_server(args.environment, spec.name, spec.primary_region),
+            resource_group_name=self.resource_group_names["primary"],
+            delegated_subnet_id=self.subnet_ids["primary"]["database"],
+            private_dns_zone_id=self.dns_zone_ids["postgres"], key_vault_id=self.key_vault_id, tags=self.tags,
+            # The service's own identity is the Entra admin, so it connects with tokens instead of a
+            # password; people get in through Entra groups added by the DBA runbook.
+            entra_admin_object_id=identities["fleet"].principal_id,
+            entra_admin_principal_name=identities["fleet"].name, entra_admin_principal_type="ServicePrincipal",
+            tenant_id=args.tenant_id,
+            replica_resource_group_name=self.resource_group_names["secondary"],
+            replica_subnet_id=self.subnet_ids["secondary"]["database"]), opts=child)
+        self.backup = BackupStorage(f"{name}-backup", BackupStorageArgs(
+            cell=spec, account_name=naming.storage_account("bak", args.environment, spec.name, spec.primary_region),
+            resource_group_name=self.resource_group_names["primary"],
+            private_endpoint_subnet_id=self.subnet_ids["primary"]["private_endpoints"],
+            private_dns_zone_id=self.dns_zone_ids["blob"], tags=self.tags), opts=child)
+        self.images = Images(f"{name}-images", ImagesArgs(
+            cell=spec, bucket_name=f"{naming.PROJECT}-{args.environment}-{spec.name}-images-{suffix}",
+            tags=self.tags, oidc_provider_arn=args.oidc_provider_arn, oidc_issuer_url=args.oidc_issuer_url,
+            oidc_audience=args.oidc_audience, identity_principal_id=self.fleet_identity_principal_id), opts=child)
+
+        # Observability and failover: what tells on-call, and what moves traffic between regions.
+        pg_ids: dict[str, pulumi.Input[str]] = {"primary": self.postgres.server.id}
+        if self.postgres.replica is not None:
+            pg_ids["secondary"] = self.postgres.replica.id
+        storage_ids: dict[str, pulumi.Input[str]] = {"backup": self.backup.account.id}
+        storage_ids.update({f"release-{role}": r.account.id for role, r in self.releases.items()})
+        self.observability = CellObservability(f"{name}-obs", CellObservabilityArgs(
+            cell=spec, alerts=args.alerts,
+            resource_group_name=self.resource_group_names["primary"],
+            failover_resource_group_name=self.resource_group_names["secondary"],
+            name_prefix=f"{naming.PROJECT}-{args.environment}-{spec.name}",
+            traffic_manager_dns_name=f"{naming.PROJECT}-{args.environment}-{spec.name}-{suffix}",
+            action_group_ids=args.action_group_ids,
+            gateway_ids=by_region(spec, self.gateway_ids), gateway_fqdns=by_region(spec, self.gateway_fqdns),
+            postgres_server_ids=by_region(spec, pg_ids), key_vault_id=self.key_vault_id,
+            scale_set_ids=by_region(spec, self.scale_set_ids), storage_account_ids=storage_ids,
+            fleet_identity_id=self.fleet_identity_id, tags=self.tags,
+            install_agent_extension=False), opts=child)
         self.register_outputs(self.exports())
 
     def exports(self) -> dict[str, Any]:

@@ -54,6 +54,23 @@ EXEMPT: dict[str, str] = {
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": "IAM is global; trusts the Entra issuer, no data",
 }
 EXEMPT.update(OBSERVABILITY_GLOBAL)
+# Whole groups of environment-wide resources, found by their `cell` tag (with data-classification
+# "operational"), that are outside every cell on purpose, and why no customer data is in them.
+EXEMPT_CELLS: dict[str, str] = {
+    "uptime-monitor": "the uptime monitor runs on AWS outside the cells' cloud so that an Azure outage still "
+                      "pages someone; it stores probe results of public endpoints, release wheels and the "
+                      "public status page, and on-call staff contacts, no customer data",
+    "shared": "environment-wide plumbing (the on-call action groups' resource group, the IAM OIDC provider "
+              "that lets each cell's identity reach its own bucket); no customer data",
+}
+OPERATIONAL = "operational"
+
+
+def exempt_group(tags: Mapping[str, Any]) -> str | None:
+    """The reason a resource is exempt as part of an environment-wide group, or None."""
+    if tags.get("data-classification") != OPERATIONAL:
+        return None
+    return EXEMPT_CELLS.get(str(tags.get("cell", "")))
 # Where a CloudFront price class keeps edge caches (AWS's published price-class regions).
 PRICE_CLASS_EDGES: dict[str, str] = {
     "PriceClass_100": "the United States, Canada, Mexico, Europe and Israel",
@@ -183,10 +200,14 @@ def assess(env: Environment, plan: Plan) -> Assessment:
     cells = {name: CellStatement(name, cell.residency) for name, cell in env.cells.items()}
     orphans: list[Placement] = []
     shared: list[tuple[str, str, str]] = []
+    groups: dict[str, list[str]] = {}
     # Sorted by name: the page is committed, so it must not depend on registration order.
     for resource in sorted(plan.resources, key=lambda r: r.name):
         tags = tags_of(plan, resource)
         cell = cells.get(tags.get("cell", ""))
+        if exempt_group(tags) is not None:
+            groups.setdefault(str(tags["cell"]), []).append(resource.type)
+            continue
         if resource.type in EXEMPT:
             (cell.exempt if cell is not None else shared).append((resource.name, resource.type,
                                                                    EXEMPT[resource.type]))
@@ -201,6 +222,10 @@ def assess(env: Environment, plan: Plan) -> Assessment:
                                      "belongs to no cell of this environment (missing `cell` tag)") for p in found)
         else:
             cell.data.extend(found)
+    for group, types in sorted(groups.items()):
+        # One line per group: its resources all share the reason (listing 60 of them says nothing more).
+        clouds = sorted({t.split(":")[0] for t in types if not t.startswith("slotstack:")})
+        shared.append((f"{group} ({len(types)} resources)", ", ".join(clouds), EXEMPT_CELLS[group]))
     return Assessment(list(cells.values()), orphans, shared)
 
 

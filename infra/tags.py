@@ -13,6 +13,11 @@ MANAGED_BY = "pulumi-slotstack"
 DATA_CLASSIFICATION = "confidential-personal-data"
 
 REQUIRED_KEYS = ("environment", "cell", "residency", "data-classification", "managed-by")
+# Environment-wide resources that belong to no cell (action groups, the IAM OIDC provider) and the
+# uptime monitor on AWS carry these `cell` values; they hold operational data, no customer data.
+SHARED_CELL = "shared"
+MONITOR_CELL = "uptime-monitor"
+OPERATIONAL = "operational"
 
 
 def cell_tags(environment: str, cell: Cell) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -39,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help=f"where --residency writes ENV.md (default: {RESIDENCY_DIR})")
     parser.add_argument("--wheel", type=Path, default=None,
                         help="booking wheel to plan with (default: newest dist/booking-*.whl, built if missing)")
+    parser.add_argument("--monitor-wheel", type=Path, default=None,
+                        help="uptime wheel to plan with (default: newest dist/uptime-*.whl, built if missing)")
     parser.set_defaults(func=run)
 
 
@@ -50,18 +53,24 @@ def load(name: str) -> environment.Environment:
     return environment.load(name)
 
 
-def plan_settings(wheel: Path | None) -> deploy_settings.DeploySettings:
+def plan_settings(wheel: Path | None, monitor_wheel: Path | None = None) -> deploy_settings.DeploySettings:
     """The deploy settings `slotstack plan` uses: the deployer's key if set, else the plan-only key."""
     raw = os.environ.get(deploy_settings.SSH_KEY_ENV, "")
     keys = tuple(line.strip() for line in raw.splitlines() if line.strip()) or (PLAN_SSH_KEY,)
     found = deploy_settings.Wheel.from_file(wheel) if wheel else deploy_settings.find_wheel()
-    return deploy_settings.DeploySettings(wheel=found, ssh_public_keys=keys)
+    return deploy_settings.DeploySettings(wheel=found, ssh_public_keys=keys,
+                                          monitor_wheel=monitor_wheel or deploy_settings.find_uptime_wheel())
 
 
 def region_of(plan: mocks.Plan, resource: mocks.Recorded, group_regions: dict[str, str]) -> str:
     """Azure location; else its resource group's (sub-resources live where their parent is); else the
     region of its AWS provider; else "-"."""
     group = resource.inputs.get("resourceGroupName")
+    if not isinstance(group, str):
+        # Extension resources (diagnostic settings, rule associations) name their target by ARM id.
+        target = resource.inputs.get("resourceUri") or resource.inputs.get("scope")
+        found = re.search(r"/resourceGroups/([^/]+)", target) if isinstance(target, str) else None
+        group = found.group(1) if found else None
     return (resource.location or (group_regions.get(group) if isinstance(group, str) else None)
             or plan.aws_region_of(resource) or "-")
 
@@ -80,21 +89,23 @@ def document(env: environment.Environment, plan: mocks.Plan) -> dict[str, Any]:
         name: {"residency": c.residency, "regions": {"primary": c.primary_region, "secondary": c.secondary_region,
                                                      "aws": c.aws_region}, "resources": []}
         for name, c in env.cells.items()}
+    # Environment-wide resources: the on-call action groups, the IAM OIDC provider, the uptime monitor.
+    shared: dict[str, Any] = {"resources": []}
     group_regions = {str(g.inputs.get("resourceGroupName")): g.location or "-"
                      for g in plan.of_type("azure-native:resources:ResourceGroup")}
     for resource in plan.resources:
         if resource.type.startswith("slotstack:"):
             continue  # components group resources; they are not resources of the cloud
         owner = cell_of(resource, env.cells)
-        entry = cells.setdefault(owner, {"residency": None, "regions": {}, "resources": []})
+        entry = cells.get(owner, shared)
         entry["resources"].append({"type": resource.type, "name": resource.name,
                                    "region": region_of(plan, resource, group_regions)})
-    for entry in cells.values():
+    for entry in (*cells.values(), shared):
         # Registration order depends on when Outputs resolve; sorted, two plans of one program diff cleanly.
         entry["resources"].sort(key=lambda r: (r["type"], r["name"]))
         entry["count"] = len(entry["resources"])
-    return {"environment": env.name, "source": env.source, "cells": cells,
-            "total": sum(entry["count"] for entry in cells.values())}
+    return {"environment": env.name, "source": env.source, "cells": cells, "shared": shared,
+            "total": sum(entry["count"] for entry in cells.values()) + shared["count"]}
 
 
 def render(doc: dict[str, Any]) -> str:
@@ -106,6 +117,12 @@ def render(doc: dict[str, Any]) -> str:
         width = max((len(r["type"]) for r in cell["resources"]), default=0)
         lines.extend(f"  {r['type']:<{width}}  {r['name']}  [{r['region']}]" for r in cell["resources"])
         lines.append("")
+    shared = doc["shared"]
+    lines.append(f"environment-wide (on-call action groups, IAM OIDC provider, uptime monitor on AWS): "
+                 f"{shared['count']} resources")
+    width = max((len(r["type"]) for r in shared["resources"]), default=0)
+    lines.extend(f"  {r['type']:<{width}}  {r['name']}  [{r['region']}]" for r in shared["resources"])
+    lines.append("")
     lines.append(f"{doc['environment']}: {doc['total']} resources in {len(doc['cells'])} cell(s); nothing was changed "
                  "(planned with the mock engine)")
     return "\n".join(lines)
@@ -119,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) in the environment; nothing was planned.", file=sys.stderr)
         return 1
-    settings = plan_settings(args.wheel)
+    settings = plan_settings(args.wheel, args.monitor_wheel)
     plan = mocks.evaluate(env.name, lambda: program.build(env, settings))
     doc = document(env, plan)
     print(json.dumps(doc, indent=2) if args.json else render(doc))

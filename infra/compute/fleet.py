@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import compute
@@ -43,6 +44,10 @@ class FleetArgs:
     ssh_public_keys: tuple[str, ...]
     """Admin public keys; password authentication is disabled."""
     tags: dict[str, str]
+    """Tags of the scale set and its autoscale setting."""
+    extra_extensions: list[dict[str, Any]] = field(default_factory=list)
+    """More VM extensions managed inline with the scale set (e.g. the Azure Monitor Agent); inline, because a
+    separately declared extension would be removed by the next update of the scale set."""
     """Cell tags."""
 
 
@@ -118,7 +123,7 @@ class Fleet(pulumi.ComponentResource):
                     "auto_upgrade_minor_version": True,
                     "settings": {"protocol": "http", "port": APP_PORT, "requestPath": HEALTH_PATH,
                                  "intervalInSeconds": 10, "numberOfProbes": 3, "gracePeriod": 600},
-                }]},
+                }, *args.extra_extensions]},
                 "diagnostics_profile": {"boot_diagnostics": {"enabled": True}},
             },
             tags=args.tags,

@@ -58,6 +58,8 @@ class DeploySettings:
     """Break-glass admin keys (reached only through Azure Bastion); never passwords."""
     bootstrap: Path = BOOTSTRAP
     """The bootstrap script embedded into cloud-init when it exists."""
+    monitor_wheel: Path | None = None
+    """The `uptime` wheel for the monitor's sites on AWS; without one the monitor is not deployed."""
 
     def __post_init__(self) -> None:
         if not self.ssh_public_keys:
@@ -83,9 +85,23 @@ def find_wheel(dist: Path = REPO / "dist", app: Path = REPO / "app") -> Wheel:
     return Wheel.from_file(wheels[-1])
 
 
+def find_uptime_wheel(dist: Path = REPO / "dist", source: Path = REPO / "monitoring") -> Path:
+    """The newest dist/uptime-*.whl, building one from monitoring/ first when there is none."""
+    wheels = sorted(dist.glob("uptime-*-py3-none-any.whl"), key=lambda p: p.stat().st_mtime)
+    if not wheels:
+        if not (source / "pyproject.toml").exists():
+            raise SlotstackError(f"no uptime wheel in {dist} and no {source}/pyproject.toml to build one from")
+        subprocess.run([sys.executable, "-m", "build", "--wheel", str(source), "--outdir", str(dist)],
+                       check=True, capture_output=True)
+        wheels = sorted(dist.glob("uptime-*-py3-none-any.whl"), key=lambda p: p.stat().st_mtime)
+        if not wheels:
+            raise SlotstackError(f"`python -m build --wheel {source}` produced no uptime wheel in {dist}")
+    return wheels[-1]
+
+
 def from_environ(keys: tuple[str, ...] | None = None) -> DeploySettings:
-    """Settings for `pulumi up`: the newest wheel and the keys in $SLOTSTACK_SSH_PUBLIC_KEY (one per line)."""
+    """Settings for `pulumi up`: the newest wheels and the keys in $SLOTSTACK_SSH_PUBLIC_KEY (one per line)."""
     if keys is None:
         raw = os.environ.get(SSH_KEY_ENV, "")
         keys = tuple(line.strip() for line in raw.splitlines() if line.strip())
-    return DeploySettings(wheel=find_wheel(), ssh_public_keys=keys)
+    return DeploySettings(wheel=find_wheel(), ssh_public_keys=keys, monitor_wheel=find_uptime_wheel())

@@ -53,7 +53,7 @@ class ImagesArgs:
     """The cell tags; set on every resource and as the providers' default tags."""
     oidc_provider_arn: Input[str]
     """ARN of the account's IAM OIDC provider for the Entra tenant (see `web_identity_provider`)."""
-    oidc_issuer_url: str
+    oidc_issuer_url: Input[str]
     """Issuer of the managed identity's tokens, e.g. https://login.microsoftonline.com/<tenant>/v2.0."""
     oidc_audience: str
     """Audience the service requests its token for, e.g. api://AzureADTokenExchange."""
@@ -152,8 +152,9 @@ class Images(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-role", name=f"{args.bucket_name}-service"[:64], tags=args.tags, max_session_duration=3600,
             description=f"slotstack cell {cell.name}: image access for the cell's managed identity",
-            assume_role_policy=Output.all(args.oidc_provider_arn, args.identity_principal_id).apply(
-                lambda v: trust_policy(v[0], args.oidc_issuer_url, args.oidc_audience, v[1])),
+            assume_role_policy=Output.all(
+                args.oidc_provider_arn, args.identity_principal_id, args.oidc_issuer_url,
+            ).apply(lambda v: trust_policy(v[0], v[2], args.oidc_audience, v[1])),
             opts=on)
         aws.iam.RolePolicy(f"{name}-role-access", role=self.role.name, name="images-objects",
                            policy=self.bucket.arn.apply(access_policy), opts=on)

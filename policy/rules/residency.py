@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from infra.statement import DATA_BEARING, EXEMPT, placements
+from infra.statement import DATA_BEARING, EXEMPT, exempt_group, placements
 from policy.rules.common import Finding, Resource
 
 NAME = "residency-data-in-geography"
@@ -25,6 +25,8 @@ def check_stack(resources: Sequence[Resource]) -> list[Finding]:
     for resource in resources:
         if resource.type not in DATA_BEARING:
             continue  # touch no other props: at preview they may be unknown
+        if exempt_group(resource.tags) is not None:
+            continue  # the uptime monitor and shared plumbing: outside every cell on purpose, no customer data
         residency = resource.tags.get("residency")
         for placement in placements(resource.type, resource.name, resource.props, resource.aws_region,
                                     residency if isinstance(residency, str) else None):

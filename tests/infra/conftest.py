@@ -50,8 +50,18 @@ def fixture_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def deploy_settings(fixture_wheel: Wheel, fixture_bootstrap: Path) -> DeploySettings:
-    return DeploySettings(wheel=fixture_wheel, ssh_public_keys=(TEST_SSH_KEY,), bootstrap=fixture_bootstrap)
+def fixture_uptime_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny zip named like the monitor's wheel, so tests do not need monitoring/ to build."""
+    path = tmp_path_factory.mktemp("uptime-wheel") / "uptime-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("uptime/__init__.py", b"")
+    return path
+
+
+@pytest.fixture(scope="session")
+def deploy_settings(fixture_wheel: Wheel, fixture_bootstrap: Path, fixture_uptime_wheel: Path) -> DeploySettings:
+    return DeploySettings(wheel=fixture_wheel, ssh_public_keys=(TEST_SSH_KEY,), bootstrap=fixture_bootstrap,
+                          monitor_wheel=fixture_uptime_wheel)
 
 
 @pytest.fixture(scope="session")

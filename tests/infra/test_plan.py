@@ -27,9 +27,12 @@ config:
 
 
 @pytest.mark.parametrize("name", ["dev", "staging", "prod"])
-def test_plan_json_lists_every_resource_of_every_cell(name: str, fixture_wheel: Wheel,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["plan", name, "--json", "--wheel", str(fixture_wheel.path)])
+def test_plan_json_lists_every_resource_of_every_cell(
+    name: str, fixture_wheel: Wheel, fixture_uptime_wheel: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(
+        ["plan", name, "--json", "--wheel", str(fixture_wheel.path), "--monitor-wheel", str(fixture_uptime_wheel)]
+    )
     out = capsys.readouterr().out
     assert code == 0
     doc = json.loads(out)
@@ -47,12 +50,19 @@ def test_plan_json_lists_every_resource_of_every_cell(name: str, fixture_wheel: 
             assert set(resource) == {"type", "name", "region"}
             assert resource["name"].startswith(f"{cell_name}-")
             assert not resource["type"].startswith("slotstack:"), "components are not cloud resources"
-    assert doc["total"] == sum(c["count"] for c in doc["cells"].values())
+    shared = doc["shared"]["resources"]
+    assert doc["total"] == sum(c["count"] for c in doc["cells"].values()) + len(shared)
+    # Outside the cells only the environment-wide pieces: action groups, OIDC provider, the monitor on AWS.
+    assert shared
+    assert {r["name"].split("-")[0] for r in shared} <= {"shared", "oncall", "entra", "uptime"}
 
 
-def test_plan_table_shows_type_name_and_region_per_cell(fixture_wheel: Wheel,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["plan", "staging", "--wheel", str(fixture_wheel.path)])
+def test_plan_table_shows_type_name_and_region_per_cell(
+    fixture_wheel: Wheel, fixture_uptime_wheel: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(
+        ["plan", "staging", "--wheel", str(fixture_wheel.path), "--monitor-wheel", str(fixture_uptime_wheel)]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "cell us (us; primary eastus2, secondary centralus, aws us-east-2)" in out
@@ -61,11 +71,14 @@ def test_plan_table_shows_type_name_and_region_per_cell(fixture_wheel: Wheel,
     assert "nothing was changed" in out.splitlines()[-1]
 
 
-def test_invalid_environment_prints_problems_and_plans_nothing(tmp_path: Path, fixture_wheel: Wheel,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_invalid_environment_prints_problems_and_plans_nothing(
+    tmp_path: Path, fixture_wheel: Wheel, fixture_uptime_wheel: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "Pulumi.bad.yaml"
     bad.write_text(BAD_ENV, encoding="utf-8")
-    code = cli.main(["plan", str(bad), "--json", "--wheel", str(fixture_wheel.path)])
+    code = cli.main(
+        ["plan", str(bad), "--json", "--wheel", str(fixture_wheel.path), "--monitor-wheel", str(fixture_uptime_wheel)]
+    )
     captured = capsys.readouterr()
     assert code == 1
     assert captured.out == "", "an invalid environment must plan nothing"
@@ -74,19 +87,33 @@ def test_invalid_environment_prints_problems_and_plans_nothing(tmp_path: Path, f
     assert "nothing was planned" in captured.err
 
 
-def test_unknown_environment_names_the_ones_that_exist(capsys: pytest.CaptureFixture[str],
-                                                       fixture_wheel: Wheel) -> None:
-    code = cli.main(["plan", "qa", "--wheel", str(fixture_wheel.path)])
+def test_unknown_environment_names_the_ones_that_exist(
+    capsys: pytest.CaptureFixture[str], fixture_wheel: Wheel, fixture_uptime_wheel: Path
+) -> None:
+    code = cli.main(["plan", "qa", "--wheel", str(fixture_wheel.path), "--monitor-wheel", str(fixture_uptime_wheel)])
     err = capsys.readouterr().err
     assert code == 1
     assert "no such environment file" in err
     assert "dev, local, prod, staging" in err
 
 
-def test_plan_residency_prints_the_verdict_and_writes_the_statement(tmp_path: Path, fixture_wheel: Wheel,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["plan", "dev", "--json", "--residency", "--residency-dir", str(tmp_path),
-                     "--wheel", str(fixture_wheel.path)])
+def test_plan_residency_prints_the_verdict_and_writes_the_statement(
+    tmp_path: Path, fixture_wheel: Wheel, fixture_uptime_wheel: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(
+        [
+            "plan",
+            "dev",
+            "--json",
+            "--residency",
+            "--residency-dir",
+            str(tmp_path),
+            "--wheel",
+            str(fixture_wheel.path),
+            "--monitor-wheel",
+            str(fixture_uptime_wheel),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0
     assert json.loads(captured.out)["environment"] == "dev", "--json stays one document on stdout"
@@ -96,11 +123,19 @@ def test_plan_residency_prints_the_verdict_and_writes_the_statement(tmp_path: Pa
     assert "us-fleet-primary-vmss" in page, "the fleet processes tenant data and must be listed"
 
 
-def test_sub_resources_are_shown_in_their_resource_groups_region(fixture_wheel: Wheel,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["plan", "dev", "--json", "--wheel", str(fixture_wheel.path)]) == 0
+def test_sub_resources_are_shown_in_their_resource_groups_region(
+    fixture_wheel: Wheel, fixture_uptime_wheel: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        cli.main(
+            ["plan", "dev", "--json", "--wheel", str(fixture_wheel.path), "--monitor-wheel", str(fixture_uptime_wheel)]
+        )
+        == 0
+    )
     resources = {r["name"]: r for r in json.loads(capsys.readouterr().out)["cells"]["us"]["resources"]}
     assert resources["us-net-secondary-snet-app"]["region"] == "centralus"
     assert resources["us-kv-kek"]["region"] == "eastus2"
     unlocated = {r["type"] for r in resources.values() if r["region"] == "-"}
-    assert unlocated <= {"azure-native:authorization:RoleAssignment"}, unlocated
+    # A generated password has no region; role assignments are scoped by id, not placed.
+    assert unlocated <= {"azure-native:authorization:RoleAssignment", "random:index/randomPassword:RandomPassword"}, (
+        unlocated)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from infra import mocks, tags
 from infra.environment import Environment
+from infra.observability.exempt import GLOBAL_RESOURCES
 from infra.residency import RESIDENCIES
 
 # Resources that live in Azure's "global" location and hold no customer data.
 GLOBAL_OK = {
     "azure-native:privatedns:PrivateZone": "private DNS holds only private IP records",
     "azure-native:privatedns:VirtualNetworkLink": "a link between a DNS zone and a VNet holds no data",
+    **GLOBAL_RESOURCES,
 }
 
 
@@ -19,7 +21,7 @@ def _cell_resources(env: Environment, plan: mocks.Plan, cell: str) -> list[mocks
 
 def test_resource_group_per_cell_and_region(env_plan: tuple[Environment, mocks.Plan]) -> None:
     env, plan = env_plan
-    groups = plan.of_type("azure-native:resources:ResourceGroup")
+    groups = [g for g in plan.of_type("azure-native:resources:ResourceGroup") if g.tags.get("cell") != tags.SHARED_CELL]
     expected = {(c.name, region) for c in env.cells.values() for region in (c.primary_region, c.secondary_region)}
     found = {(g.tags.get("cell"), g.location) for g in groups}
     assert found == expected, f"{env.name}: one resource group per cell and region"
@@ -57,7 +59,9 @@ def test_every_azure_resource_sets_its_location(env_plan: tuple[Environment, moc
     _env, plan = env_plan
     # Child resources addressed through their parent's name inherit its location from Azure.
     children = {"Subnet", "VirtualNetworkPeering", "PrivateDnsZoneGroup", "Key", "Secret", "BlobContainer", "Blob",
-                "RoleAssignment"}
+                "RoleAssignment", "BlobServiceProperties", "ManagementPolicy", "BlobContainerImmutabilityPolicy",
+                "Configuration", "Database", "Administrator", "DiagnosticSetting",
+                "DataCollectionRuleAssociation", "Endpoint", "AdministratorsMicrosoftEntra"}
     for resource in plan.resources:
         if resource.type.startswith("azure-native:") and resource.type.rsplit(":", 1)[-1] not in children:
             assert resource.location, f"{resource.type} {resource.name}: no explicit location"
