@@ -17,6 +17,7 @@ from typing import Any
 
 from infra import environment, mocks, program
 from infra.compute import settings as deploy_settings
+from infra.observability.describe import describe_alerts, describe_failover, format_alerts
 
 # `slotstack plan` declares nothing real, so without a deployer key it plans with this one; it is
 # a well-formed public key that no one holds the private half of.
@@ -105,7 +106,8 @@ def document(env: environment.Environment, plan: mocks.Plan) -> dict[str, Any]:
         entry["resources"].sort(key=lambda r: (r["type"], r["name"]))
         entry["count"] = len(entry["resources"])
     return {"environment": env.name, "source": env.source, "cells": cells, "shared": shared,
-            "total": sum(entry["count"] for entry in cells.values()) + shared["count"]}
+            "total": sum(entry["count"] for entry in cells.values()) + shared["count"],
+            "alerts": describe_alerts(env), "failover": describe_failover(env)}
 
 
 def render(doc: dict[str, Any]) -> str:
@@ -122,6 +124,9 @@ def render(doc: dict[str, Any]) -> str:
                  f"{shared['count']} resources")
     width = max((len(r["type"]) for r in shared["resources"]), default=0)
     lines.extend(f"  {r['type']:<{width}}  {r['name']}  [{r['region']}]" for r in shared["resources"])
+    lines.append("")
+    lines.append("alerts (Sev0/1 page by SMS and email, Sev2-4 email only):")
+    lines.append(format_alerts(doc["alerts"]))
     lines.append("")
     lines.append(f"{doc['environment']}: {doc['total']} resources in {len(doc['cells'])} cell(s); nothing was changed "
                  "(planned with the mock engine)")

@@ -139,3 +139,22 @@ def test_sub_resources_are_shown_in_their_resource_groups_region(
     # A generated password has no region; role assignments are scoped by id, not placed.
     assert unlocated <= {"azure-native:authorization:RoleAssignment", "random:index/randomPassword:RandomPassword"}, (
         unlocated)
+
+
+def test_plan_lists_each_cells_alerts_and_who_receives_them(
+    fixture_wheel: Wheel, fixture_uptime_wheel: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["plan", "prod", "--wheel", str(fixture_wheel.path), "--monitor-wheel", str(fixture_uptime_wheel)]
+    assert cli.main([*argv, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    env = environment.load("prod")
+    cells = {row["cell"] for row in doc["alerts"]}
+    assert cells == set(env.cells)
+    healthz = next(r for r in doc["alerts"] if r["cell"] == "eu" and r["alert"] == "availability-healthz")
+    assert healthz["severity"] == 0
+    assert [r["name"] for r in healthz["receivers"]] == [r.name for r in env.oncall.receivers]
+    assert all(r["sms"] for r in healthz["receivers"]), "Sev0 pages everyone with a phone by SMS"
+    assert cli.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "alerts (Sev0/1 page by SMS and email, Sev2-4 email only):" in text
+    assert "+1555" not in text, "phone numbers are never printed (they may be secrets)"
