@@ -14,10 +14,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 
 from infra import environment, program
+from infra.errors import SlotstackError
 
 try:
     env = environment.load(pulumi.get_stack())
+    program.build(env)
 except environment.EnvironmentError as exc:
     raise pulumi.RunError("environment is invalid; nothing was planned:\n" + str(exc)) from None
-
-program.build(env)
+except SlotstackError as exc:
+    # e.g. no admin SSH key in $SLOTSTACK_SSH_PUBLIC_KEY, or no wheel to release: say what to do.
+    raise pulumi.RunError(str(exc)) from None
