@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 from collections import defaultdict
@@ -19,7 +20,7 @@ HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 
 def zone(name: object, key: str) -> ZoneInfo:
     """A ZoneInfo for an IANA name, or a 422 naming the key and value."""
-    if not isinstance(name, str) or "/" not in name and name != "UTC":
+    if not isinstance(name, str) or ("/" not in name and name != "UTC"):
         raise ApiError(422, f"{key}={name!r} is not an IANA time zone; use a name like 'Europe/Berlin'")
     try:
         return ZoneInfo(name)
@@ -49,7 +50,7 @@ def parse_intervals(raw: object, key: str) -> list[Interval]:
                                 "split a shift that crosses midnight into two days")
         out.append((start, end))
     out.sort()
-    for (_, a_end), (b_start, _) in zip(out, out[1:], strict=False):
+    for (_, a_end), (b_start, _) in itertools.pairwise(out):
         if b_start < a_end:
             raise ApiError(422, f"{key} has overlapping intervals; merge them")
     return out
@@ -101,38 +102,52 @@ def service_rules(row: dict[str, Any]) -> ServiceRules:
 
 
 def load_calendars(conn: Conn, service: dict[str, Any], staff_ids: list[uuid.UUID],
-                   window: tuple[datetime, datetime], *, include_taken: bool = True) -> list[StaffCalendar]:
+                   window: tuple[datetime, datetime], *, include_taken: bool = True,
+                   count_per_day: bool = True) -> list[StaffCalendar]:
     """Hours, overrides, bookings and busy blocks of `staff_ids` around `window`."""
     if not staff_ids:
         return []
     margin = timedelta(days=2)
     lo, hi = window[0] - margin, window[1] + margin
-    staff = conn.execute("SELECT id, timezone FROM staff WHERE id = ANY(%s) ORDER BY id", (staff_ids,)).fetchall()
+    # Independent queries go out in one pipeline: one network round trip instead of five.
+    # lower()/upper() instead of whole ranges: psycopg parses timestamps in C but ranges in Python.
+    with conn.pipeline():
+        q_staff = conn.execute("SELECT id, timezone FROM staff WHERE id = ANY(%s) ORDER BY id", (staff_ids,))
+        q_rules = conn.execute("SELECT staff_id, weekday, start_minute, end_minute FROM availability_rules "
+                               "WHERE staff_id = ANY(%s) ORDER BY start_minute", (staff_ids,))
+        q_over = conn.execute("SELECT staff_id, day, start_minute, end_minute FROM availability_overrides "
+                              "WHERE staff_id = ANY(%s) AND day BETWEEN %s AND %s ORDER BY start_minute",
+                              (staff_ids, lo.date(), hi.date()))
+        q_book = conn.execute("SELECT staff_id, service_id, starts_at, lower(blocked) AS lo, upper(blocked) AS hi "
+                              "FROM bookings WHERE staff_id = ANY(%s) AND status IN ('pending', 'confirmed') "
+                              "AND blocked && tstzrange(%s, %s)", (staff_ids, lo, hi)) \
+            if include_taken or count_per_day else None
+        q_busy = conn.execute("SELECT staff_id, lower(period) AS lo, upper(period) AS hi FROM busy_blocks "
+                              "WHERE staff_id = ANY(%s) AND period && tstzrange(%s, %s)", (staff_ids, lo, hi)) \
+            if include_taken else None
+        staff = q_staff.fetchall()
+        rules = q_rules.fetchall()
+        override_rows = q_over.fetchall()
+        booking_rows = q_book.fetchall() if q_book is not None else []
+        busy_rows = q_busy.fetchall() if q_busy is not None else []
     weekly: dict[uuid.UUID, dict[int, list[Interval]]] = defaultdict(lambda: defaultdict(list))
-    for r in conn.execute("SELECT staff_id, weekday, start_minute, end_minute FROM availability_rules "
-                          "WHERE staff_id = ANY(%s) ORDER BY start_minute", (staff_ids,)):
+    for r in rules:
         weekly[r["staff_id"]][r["weekday"]].append((r["start_minute"], r["end_minute"]))
     overrides: dict[uuid.UUID, dict[date, list[Interval]]] = defaultdict(lambda: defaultdict(list))
-    for r in conn.execute("SELECT staff_id, day, start_minute, end_minute FROM availability_overrides "
-                          "WHERE staff_id = ANY(%s) AND day BETWEEN %s AND %s ORDER BY start_minute",
-                          (staff_ids, lo.date(), hi.date())):
+    for r in override_rows:
         day_list = overrides[r["staff_id"]][r["day"]]
         if r["start_minute"] is not None:
             day_list.append((r["start_minute"], r["end_minute"]))
     taken: dict[uuid.UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
     per_day: dict[uuid.UUID, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     zones = {s["id"]: ZoneInfo(s["timezone"]) for s in staff}
-    for r in conn.execute("SELECT staff_id, service_id, starts_at, blocked FROM bookings "
-                          "WHERE staff_id = ANY(%s) AND status IN ('pending', 'confirmed') "
-                          "AND blocked && tstzrange(%s, %s)", (staff_ids, lo, hi)):
+    for r in booking_rows:
         if include_taken:
-            taken[r["staff_id"]].append((r["blocked"].lower, r["blocked"].upper))
+            taken[r["staff_id"]].append((r["lo"], r["hi"]))
         if r["service_id"] == service["id"]:
             per_day[r["staff_id"]][r["starts_at"].astimezone(zones[r["staff_id"]]).date()] += 1
-    if include_taken:
-        for r in conn.execute("SELECT staff_id, period FROM busy_blocks WHERE staff_id = ANY(%s) "
-                              "AND period && tstzrange(%s, %s)", (staff_ids, lo, hi)):
-            taken[r["staff_id"]].append((r["period"].lower, r["period"].upper))
+    for r in busy_rows:
+        taken[r["staff_id"]].append((r["lo"], r["hi"]))
     return [StaffCalendar(staff_id=s["id"], zone=zones[s["id"]], weekly=weekly[s["id"]],
                           overrides=overrides[s["id"]], taken=taken[s["id"]],
                           bookings_per_day=per_day[s["id"]]) for s in staff]

@@ -17,7 +17,8 @@ from booking.db import Conn
 from booking.errors import ApiError
 from booking.slots import StaffCalendar, staff_slots
 
-ACTIVE = ("pending", "confirmed")
+# Far outside any booking horizon; keeps date arithmetic (zone changes, +/- days) away from datetime's limits.
+MIN_YEAR, MAX_YEAR = 2000, 2200
 
 
 class Conflict(ApiError):
@@ -36,6 +37,8 @@ def parse_start(value: str, key: str = "start") -> datetime:
         raise ApiError(422, f"{key}={value!r} is not an ISO 8601 date-time like 2026-12-01T09:00:00+01:00") from None
     if start.tzinfo is None:
         raise ApiError(422, f"{key}={value!r} has no UTC offset; add one, e.g. +01:00 or Z")
+    if not MIN_YEAR <= start.year <= MAX_YEAR:
+        raise ApiError(422, f"{key}={value!r} is outside the years {MIN_YEAR}-{MAX_YEAR}")
     return start
 
 
@@ -56,13 +59,20 @@ def check_cancel_token(secret_key: str, tenant_id: uuid.UUID, booking_id: uuid.U
         raise ApiError(403, "the cancel link is not valid for this booking; use the link from the confirmation")
 
 
-def load_service(conn: Conn, service_id: object, key: str = "service_id") -> dict[str, Any]:
-    """A service of the current tenant or 422."""
+# A service and whether a given staff member provides it; parameters: (staff_id, service_id).
+SERVICE_SQL = ("SELECT s.*, EXISTS (SELECT 1 FROM service_staff ss WHERE ss.service_id = s.id "
+               "AND ss.staff_id = %s) AS staff_ok FROM services s WHERE s.id = %s")
+BY_KEY_SQL = "SELECT * FROM bookings WHERE idempotency_key = %s"
+
+
+def load_service(conn: Conn, service_id: object, key: str = "service_id",
+                 staff_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """A service of the current tenant or 422; `staff_ok` says whether `staff_id` provides it."""
     try:
         sid = uuid.UUID(str(service_id))
     except ValueError:
         raise ApiError(422, f"{key}={service_id!r} is not a UUID") from None
-    row = conn.execute("SELECT * FROM services WHERE id = %s", (sid,)).fetchone()
+    row = conn.execute(SERVICE_SQL, (staff_id, sid)).fetchone()
     if row is None:
         raise ApiError(422, f"{key}={service_id} does not exist")
     return row
@@ -72,7 +82,8 @@ def check_bookable(conn: Conn, service: dict[str, Any], staff_id: uuid.UUID, sta
                    now: datetime) -> tuple[datetime, datetime, StaffCalendar]:
     """Is `start` an offered slot of this staff member, ignoring what is taken? Returns (start, end, cal)."""
     rules = service_rules(service)
-    cals = load_calendars(conn, service, [staff_id], (start, start + rules.duration), include_taken=False)
+    cals = load_calendars(conn, service, [staff_id], (start, start + rules.duration), include_taken=False,
+                          count_per_day=rules.max_per_day is not None)
     if not cals:
         raise ApiError(422, f"staff_id={staff_id} does not exist")
     cal = cals[0]
@@ -95,39 +106,55 @@ def blocked_range(service: dict[str, Any], start: datetime, end: datetime) -> Ra
                  end + timedelta(minutes=service["buffer_after_minutes"]), "[)")
 
 
-def lock_staff(conn: Conn, staff_id: uuid.UUID, service: dict[str, Any]) -> None:
-    """Serialise with calendar imports (and, for daily limits, with other bookings of this staff member)."""
+def lock_and_check_busy(conn: Conn, staff_id: uuid.UUID, service: dict[str, Any], blocked: Range[datetime]) -> None:
+    """Lock the staff row, then re-read busy blocks in this transaction: 409 if one overlaps.
+
+    The lock serialises with calendar imports (they take FOR UPDATE), and for services with a daily
+    limit with other bookings of this staff member. Both statements travel in one pipeline, but the
+    server runs them in order and the busy query takes its snapshot only after the lock is granted, so it
+    sees every import that committed before.
+    """
     mode = "FOR UPDATE" if service["max_per_day"] is not None else "FOR SHARE"
-    if conn.execute(f"SELECT id FROM staff WHERE id = %s {mode}", (staff_id,)).fetchone() is None:
+    with conn.pipeline():
+        q_lock = conn.execute(f"SELECT id FROM staff WHERE id = %s {mode}", (staff_id,))
+        q_busy = conn.execute("SELECT 1 FROM busy_blocks WHERE staff_id = %s AND period && %s LIMIT 1",
+                              (staff_id, blocked))
+        locked, busy = q_lock.fetchone(), q_busy.fetchone()
+    if locked is None:
         raise ApiError(422, f"staff_id={staff_id} does not exist")
-
-
-def check_busy(conn: Conn, staff_id: uuid.UUID, blocked: Range[datetime]) -> None:
-    """409 if a connected-calendar busy block overlaps, read in the booking's own transaction."""
-    if conn.execute("SELECT 1 FROM busy_blocks WHERE staff_id = %s AND period && %s LIMIT 1",
-                    (staff_id, blocked)).fetchone():
+    if busy is not None:
         raise Conflict("calendar_busy", "the staff member is busy at that time in a connected calendar")
 
 
 def insert_booking(conn: Conn, values: dict[str, Any]) -> dict[str, Any] | None:
-    """Insert; None if the Idempotency-Key was taken concurrently; Conflict if the time overlaps."""
+    """Insert customer and booking in one statement.
+
+    Returns None if the Idempotency-Key was taken concurrently; raises Conflict if the time overlaps.
+    """
+    statement = (
+        "WITH c AS (INSERT INTO customers (tenant_id, name, email, phone) VALUES "
+        "(current_setting('app.tenant_id')::uuid, %(name)s, %(email)s, %(phone)s) RETURNING id) "
+        "INSERT INTO bookings (tenant_id, service_id, staff_id, customer_id, status, starts_at, ends_at, "
+        "blocked, answers, idempotency_key, request_hash) SELECT current_setting('app.tenant_id')::uuid, "
+        "%(service_id)s, %(staff_id)s, c.id, 'confirmed', %(start)s, %(end)s, %(blocked)s, "
+        "%(answers)s, %(key)s, %(hash)s FROM c RETURNING *")
     try:
-        with conn.transaction():
-            return conn.execute(
-                "INSERT INTO bookings (tenant_id, service_id, staff_id, customer_id, status, starts_at, ends_at, "
-                "blocked, answers, idempotency_key, request_hash) VALUES (current_setting('app.tenant_id')::uuid, "
-                "%(service_id)s, %(staff_id)s, %(customer_id)s, 'confirmed', %(start)s, %(end)s, %(blocked)s, "
-                "%(answers)s, %(key)s, %(hash)s) RETURNING *", values).fetchone()
+        if values["key"] is None:  # any error aborts the request, so no savepoint is needed
+            return conn.execute(statement, values).fetchone()
+        with conn.transaction():  # a savepoint, so a lost idempotency race can still read the winner
+            return conn.execute(statement, values).fetchone()
     except psycopg.errors.ExclusionViolation:
         raise Conflict("overlap", "that time overlaps another booking of this staff member (buffers included); "
                                   "pick another slot") from None
     except psycopg.errors.UniqueViolation:
+        if values["key"] is None:
+            raise
         return None
 
 
 def find_by_key(conn: Conn, key: str) -> dict[str, Any] | None:
     """The booking created earlier with this Idempotency-Key, if any."""
-    return conn.execute("SELECT * FROM bookings WHERE idempotency_key = %s", (key,)).fetchone()
+    return conn.execute(BY_KEY_SQL, (key,)).fetchone()
 
 
 def replay(existing: dict[str, Any], body_hash: str) -> dict[str, Any]:
@@ -136,3 +163,14 @@ def replay(existing: dict[str, Any], body_hash: str) -> dict[str, Any]:
         raise ApiError(422, "Idempotency-Key was already used with a different request body; "
                             "use a new key for a new booking")
     return existing
+
+
+def update_times(conn: Conn, booking_id: uuid.UUID, start: datetime, end: datetime, blocked: Range[datetime]) -> None:
+    """Move a booking; the exclusion constraint refuses an overlap with any other booking."""
+    try:
+        with conn.transaction():
+            conn.execute("UPDATE bookings SET starts_at = %s, ends_at = %s, blocked = %s WHERE id = %s",
+                         (start, end, blocked, booking_id))
+    except psycopg.errors.ExclusionViolation:
+        raise Conflict("overlap", "the new time overlaps another booking of this staff member (buffers "
+                                  "included); pick another slot") from None

@@ -18,6 +18,7 @@ from booking.db import Conn, global_tx, tenant_tx
 from booking.errors import ApiError
 from booking.observability import Metrics
 from booking.settings import Settings
+from booking.tenants import SLUG
 
 Fetcher = Callable[[str], bytes]
 
@@ -44,20 +45,23 @@ class Context:
 
     def resolve_slug(self, request: Request, slug: str) -> uuid.UUID:
         """The id of the tenant homed in this cell under `slug`; 421 if it lives elsewhere, else 404."""
+        if not SLUG.match(slug):
+            raise ApiError(404, f"no business with slug {slug[:60]!r}")
         with global_tx(self.pool) as conn:
             row = conn.execute("SELECT tenant_id, home_cell FROM tenant_directory WHERE slug = %s",
                                (slug,)).fetchone()
-        home = None
-        if row is not None:
-            if row["home_cell"] == self.settings.cell:
-                request.state.tenant_id = str(row["tenant_id"])
-                return uuid.UUID(str(row["tenant_id"]))
-            home = row["home_cell"]
-        else:
+        if row is not None and row["home_cell"] == self.settings.cell:
+            request.state.tenant_id = str(row["tenant_id"])
+            return uuid.UUID(str(row["tenant_id"]))
+        raise self._elsewhere(request, slug, None if row is None else row["home_cell"])
+
+    def _elsewhere(self, request: Request, slug: str, home: str | None) -> ApiError:
+        """421 towards the home cell of a slug this cell does not serve, or 404 if no cell has it."""
+        if home is None:
             home = self.cells.remote_home(slug)
         if home is None:
-            raise ApiError(404, f"no business with slug {slug!r}")
-        raise self.misdirected(request, home, f"tenant {slug!r} is homed in cell {home!r}")
+            return ApiError(404, f"no business with slug {slug!r}")
+        return self.misdirected(request, home, f"tenant {slug!r} is homed in cell {home!r}")
 
     def misdirected(self, request: Request, home: str, why: str) -> ApiError:
         """421 with the URL of the same path in the home cell."""
@@ -69,10 +73,23 @@ class Context:
 
     @contextmanager
     def public(self, request: Request, slug: str) -> Iterator[tuple[Conn, uuid.UUID]]:
-        """A transaction scoped to the tenant behind a public slug."""
-        tenant_id = self.resolve_slug(request, slug)
-        with tenant_tx(self.pool, tenant_id) as conn:
-            yield conn, tenant_id
+        """A transaction scoped to the tenant behind a public slug.
+
+        Looking the slug up and scoping the transaction is one round trip: set_config only receives the id
+        when the directory says the tenant is homed in this cell.
+        """
+        if not SLUG.match(slug):  # cannot exist anywhere: answer without asking the database or other cells
+            raise ApiError(404, f"no business with slug {slug[:60]!r}")
+        with self.pool.connection() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT tenant_id, home_cell, set_config('app.tenant_id', CASE WHEN home_cell = %s "
+                "THEN tenant_id::text ELSE '' END, true) FROM tenant_directory WHERE slug = %s",
+                (self.settings.cell, slug)).fetchone()
+            if row is not None and row["home_cell"] == self.settings.cell:
+                request.state.tenant_id = str(row["tenant_id"])
+                yield conn, uuid.UUID(str(row["tenant_id"]))
+                return
+        raise self._elsewhere(request, slug, None if row is None else row["home_cell"])
 
 
 def ctx_of(request: Request) -> Context:

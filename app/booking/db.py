@@ -13,14 +13,14 @@ from psycopg_pool import ConnectionPool
 Conn = psycopg.Connection[dict]
 
 
-def make_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> ConnectionPool[Conn]:
+def make_pool(url: str, *, min_size: int = 2, max_size: int = 20, timeout: float = 5.0) -> ConnectionPool[Conn]:
     """A pool of service-role connections; opened lazily so the service starts even when the DB is down."""
     return ConnectionPool(
         url,
         min_size=min_size,
         max_size=max_size,
         open=False,
-        timeout=10.0,
+        timeout=timeout,
         kwargs={"row_factory": dict_row},
         connection_class=psycopg.Connection,
         name="booking",

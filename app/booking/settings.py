@@ -25,7 +25,8 @@ def parse_cell_urls(raw: str) -> dict[str, str]:
         try:
             loaded = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise SettingsError(f"CELL_URLS={raw!r} is not valid JSON ({exc}); use {{\"us\": \"https://...\"}}") from exc
+            raise SettingsError(
+                f"CELL_URLS={raw!r} is not valid JSON ({exc}); use {{\"us\": \"https://...\"}}") from exc
         if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
             raise SettingsError(f"CELL_URLS={raw!r} must map cell names to URL strings")
         pairs = {str(k): v for k, v in loaded.items()}
@@ -58,10 +59,14 @@ class Settings:
     """Public base URL of every cell, this one included."""
     pool_min: int = 2
     pool_max: int = 20
+    pool_timeout_s: float = 5.0
+    """How long a request waits for a database connection before answering 503."""
     peer_timeout_s: float = 2.0
     """How long to wait for another cell when asking where a tenant lives."""
     ics_max_bytes: int = 2_000_000
     ics_timeout_s: float = 10.0
+    ics_allow_private: bool = False
+    """Allow calendar feed URLs on private networks (on-premises calendars); off in the cloud."""
 
     def __post_init__(self) -> None:
         if not CELL_NAME.match(self.cell):
@@ -85,7 +90,8 @@ class Settings:
         env = os.environ if env is None else env
         url = env.get("DATABASE_URL", "")
         if not url:
-            raise SettingsError("DATABASE_URL is not set; give the service role's URL or use `booking serve --data-dir`")
+            raise SettingsError(
+                "DATABASE_URL is not set; give the service role's URL or use `booking serve --data-dir`")
         return cls(
             database_url=url,
             secret_key=env.get("SECRET_KEY", ""),
@@ -93,6 +99,7 @@ class Settings:
             cell_urls=parse_cell_urls(env.get("CELL_URLS", "")),
             pool_max=_int(env, "DB_POOL_MAX", 20),
             pool_min=_int(env, "DB_POOL_MIN", 2),
+            ics_allow_private=env.get("ICS_ALLOW_PRIVATE_NETWORKS", "") in ("1", "true", "yes"),
         )
 
 

@@ -12,7 +12,7 @@ import psycopg
 from booking.auth import check_password, hash_password, issue_token
 from booking.availability import zone
 from booking.cells import CellDirectory
-from booking.db import Conn, global_tx, tenant_tx
+from booking.db import global_tx, tenant_tx
 from booking.errors import ApiError
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
@@ -81,7 +81,8 @@ def create_tenant(pool: Any, cells: CellDirectory, cell: str, t: NewTenant) -> t
             user = conn.execute("INSERT INTO users (tenant_id, email, password_hash, role) "
                                 "VALUES (%s, %s, %s, 'owner') RETURNING id",
                                 (tenant_id, t.owner_email.lower(), hash_password(t.owner_password))).fetchone()
-            assert tenant is not None and user is not None
+            assert tenant is not None
+            assert user is not None
             token = issue_token(conn, tenant_id, user["id"])
     except psycopg.errors.UniqueViolation:
         raise ApiError(409, f"tenant.slug={t.slug!r} is taken; choose another") from None
@@ -93,8 +94,3 @@ def tenant_json(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": str(row["id"]), "slug": row["slug"], "name": row["name"], "home_cell": row["home_cell"],
             "residency": row["residency"], "timezone": row["timezone"], "plan": row["plan"]}
 
-
-def home_cell_of(conn: Conn, slug: str) -> str | None:
-    """The home cell this cell's directory records for `slug`."""
-    row = conn.execute("SELECT home_cell FROM tenant_directory WHERE slug = %s", (slug,)).fetchone()
-    return None if row is None else str(row["home_cell"])

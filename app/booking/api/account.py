@@ -1,0 +1,70 @@
+"""Signup and the cell directory other cells ask."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from booking.context import ctx_of
+from booking.db import global_tx
+from booking.errors import ApiError
+from booking.tenants import NewTenant, create_tenant, tenant_json
+
+router = APIRouter(tags=["account"])
+
+
+class TenantIn(BaseModel):
+    slug: str = Field(max_length=40)
+    name: str = Field(max_length=200)
+    residency: str = Field(max_length=32, description="cell that will hold the data: us, eu or au")
+    timezone: str = Field(max_length=64, description="IANA zone, e.g. Europe/Berlin")
+    plan: str = "free"
+
+
+class OwnerIn(BaseModel):
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=1024)
+
+
+class SignupIn(BaseModel):
+    tenant: TenantIn
+    owner: OwnerIn
+
+
+@router.post("/v1/signup", status_code=201)
+def signup(body: SignupIn, request: Request) -> dict[str, Any]:
+    """Create a business in the cell of its residency; 421 with home_url if that is another cell."""
+    ctx = ctx_of(request)
+    t = NewTenant(slug=body.tenant.slug, name=body.tenant.name, residency=body.tenant.residency,
+                  timezone=body.tenant.timezone, owner_email=body.owner.email, owner_password=body.owner.password,
+                  plan=body.tenant.plan)
+    try:
+        tenant, token = create_tenant(ctx.pool, ctx.cells, ctx.settings.cell, t)
+    except ApiError as exc:
+        if exc.status == 421:
+            raise ctx.misdirected(request, exc.extra["home_cell"], exc.detail) from None
+        raise
+    request.state.tenant_id = tenant["id"]
+    return {"tenant": tenant, "access_token": token}
+
+
+@router.get("/v1/tenant")
+def me(request: Request) -> dict[str, Any]:
+    """The caller's tenant."""
+    with ctx_of(request).authed(request) as (conn, _):
+        row = conn.execute("SELECT * FROM tenants").fetchone()
+    assert row is not None
+    return tenant_json(row)
+
+
+@router.get("/v1/directory/{slug}")
+def directory(slug: str, request: Request) -> dict[str, str]:
+    """Answers other cells: 200 with this cell's name if `slug` is homed here, else 404. Never forwards."""
+    ctx = ctx_of(request)
+    with global_tx(ctx.pool) as conn:
+        row = conn.execute("SELECT home_cell FROM tenant_directory WHERE slug = %s", (slug,)).fetchone()
+    if row is None or row["home_cell"] != ctx.settings.cell:
+        raise ApiError(404, f"no tenant {slug!r} is homed in cell {ctx.settings.cell!r}")
+    return {"slug": slug, "cell": ctx.settings.cell}

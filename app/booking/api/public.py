@@ -1,0 +1,199 @@
+"""Public endpoints a business's customers use: services, slots, booking, cancelling."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel, Field
+
+from booking.availability import load_calendars, service_rules, zone
+from booking.bookings import (
+    BY_KEY_SQL,
+    MAX_YEAR,
+    MIN_YEAR,
+    SERVICE_SQL,
+    Conflict,
+    blocked_range,
+    cancel_token,
+    check_bookable,
+    check_cancel_token,
+    find_by_key,
+    insert_booking,
+    load_service,
+    lock_and_check_busy,
+    parse_start,
+    replay,
+    request_hash,
+)
+from booking.context import Context, ctx_of
+from booking.db import Conn
+from booking.errors import ApiError, not_found
+from booking.questions import QUESTIONS_SQL, list_questions, validate_answers
+from booking.slots import day_window, find_slots
+
+router = APIRouter(prefix="/v1/public/{slug}", tags=["public"])
+MAX_RANGE_DAYS = 62
+
+
+class CustomerIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: str | None = Field(default=None, max_length=40)
+
+
+class BookingIn(BaseModel):
+    service_id: uuid.UUID
+    staff_id: uuid.UUID
+    start: str = Field(description="ISO 8601 with offset, e.g. 2026-12-01T09:00:00-05:00")
+    customer: CustomerIn
+    answers: dict[str, Any] = Field(default_factory=dict)
+
+
+def booking_json(ctx: Context, slug: str, row: dict[str, Any], tz: Any = None) -> dict[str, Any]:
+    """A booking as returned to customers; times in `tz` (the offset the customer sent) if given."""
+    start, end = row["starts_at"], row["ends_at"]
+    if tz is not None:
+        start, end = start.astimezone(tz), end.astimezone(tz)
+    token = cancel_token(ctx.settings.secret_key, row["tenant_id"], row["id"])
+    return {"id": str(row["id"]), "status": row["status"], "start": start.isoformat(), "end": end.isoformat(),
+            "service_id": str(row["service_id"]), "staff_id": str(row["staff_id"]),
+            "cancel_url": f"{ctx.settings.base_url}/{slug}/bookings/{row['id']}/cancel?token={token}"}
+
+
+@router.get("/services")
+def public_services(slug: str, request: Request) -> dict[str, Any]:
+    """The services a business offers, with their staff and the booking questions."""
+    ctx = ctx_of(request)
+    with ctx.public(request, slug) as (conn, _):
+        tenant = conn.execute("SELECT name, timezone FROM tenants").fetchone()
+        services = conn.execute(
+            "SELECT s.id, s.name, s.duration_minutes, coalesce(array_agg(ss.staff_id) FILTER "
+            "(WHERE ss.staff_id IS NOT NULL), '{}') AS staff_ids FROM services s LEFT JOIN service_staff ss "
+            "ON ss.service_id = s.id GROUP BY s.tenant_id, s.id ORDER BY s.name").fetchall()
+        questions = list_questions(conn)
+    assert tenant is not None
+    return {"name": tenant["name"], "timezone": tenant["timezone"], "questions": questions,
+            "services": [{"id": str(s["id"]), "name": s["name"], "duration_minutes": s["duration_minutes"],
+                          "staff_ids": [str(x) for x in s["staff_ids"]]} for s in services]}
+
+
+def compute_slots(conn: Conn, ctx: Context, service_id: uuid.UUID, first: date, last: date, tz: Any,
+                  staff_id: uuid.UUID | None) -> list[dict[str, str]]:
+    """Free slots of a service between two local dates of the customer's zone."""
+    for key, value in (("from", first), ("to", last)):
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            raise ApiError(422, f"{key}={value} is outside the years {MIN_YEAR}-{MAX_YEAR}")
+    if last < first:
+        raise ApiError(422, f"to={last} is before from={first}")
+    if (last - first).days >= MAX_RANGE_DAYS:
+        raise ApiError(422, f"the range from={first} to={last} is longer than {MAX_RANGE_DAYS} days; split it")
+    service = load_service(conn, service_id)
+    staff_ids = [r["staff_id"] for r in conn.execute(
+        "SELECT staff_id FROM service_staff WHERE service_id = %s", (service_id,))]
+    if staff_id is not None:
+        if staff_id not in staff_ids:
+            raise ApiError(422, f"staff_id={staff_id} does not provide service {service_id}")
+        staff_ids = [staff_id]
+    window = day_window(first, last, tz)
+    cals = load_calendars(conn, service, staff_ids, window)
+    slots = find_slots(cals, service_rules(service), window, ctx.clock())
+    # formatting dominates big ranges: format each staff id and each instant once
+    names = {c.staff_id: str(c.staff_id) for c in cals}
+    iso: dict[datetime, str] = {}
+
+    def fmt(t: datetime) -> str:
+        text = iso.get(t)
+        if text is None:
+            text = iso[t] = t.astimezone(tz).isoformat()
+        return text
+
+    return [{"start": fmt(s.start), "end": fmt(s.end), "staff_id": names[s.staff_id]} for s in slots]
+
+
+@router.get("/services/{service_id}/slots")
+def slots(slug: str, service_id: uuid.UUID, request: Request,
+          from_: Annotated[date, Query(alias="from")], to: date,
+          tz: Annotated[str, Query(description="customer's IANA zone")] = "UTC",
+          staff_id: uuid.UUID | None = None) -> JSONResponse:
+    """Bookable slots from `from` to `to` (inclusive, dates in `tz`), times with the offset of `tz`."""
+    ctx = ctx_of(request)
+    customer_zone = zone(tz, "tz")
+    with ctx.public(request, slug) as (conn, _):
+        found = compute_slots(conn, ctx, service_id, from_, to, customer_zone, staff_id)
+    # a plain JSONResponse: FastAPI's generic encoder costs more than the slot search itself on big ranges
+    return JSONResponse({"slots": found})
+
+
+def create_booking(ctx: Context, conn: Conn, tenant_id: uuid.UUID, body: BookingIn,
+                   key: str | None) -> tuple[dict[str, Any], bool]:
+    """Book in the caller's transaction; returns (row, replayed)."""
+    body_hash = request_hash(body.model_dump(mode="json"))
+    with conn.pipeline():  # three independent reads, one round trip
+        q_key = conn.execute(BY_KEY_SQL, (key,)) if key is not None else None
+        q_service = conn.execute(SERVICE_SQL, (body.staff_id, body.service_id))
+        q_questions = conn.execute(QUESTIONS_SQL)
+        existing = q_key.fetchone() if q_key is not None else None
+        service, asked = q_service.fetchone(), q_questions.fetchall()
+    if existing is not None:
+        return replay(existing, body_hash), True
+    if service is None:
+        raise ApiError(422, f"service_id={body.service_id} does not exist")
+    if not service["staff_ok"]:
+        raise ApiError(422, f"staff_id={body.staff_id} does not provide service_id={body.service_id}")
+    answers = validate_answers(asked, body.answers)
+    start, end, _ = check_bookable(conn, service, body.staff_id, parse_start(body.start), ctx.clock())
+    blocked = blocked_range(service, start, end)
+    lock_and_check_busy(conn, body.staff_id, service, blocked)
+    row = insert_booking(conn, {"service_id": body.service_id, "staff_id": body.staff_id, "start": start,
+                                "end": end, "blocked": blocked, "answers": Jsonb(answers), "key": key,
+                                "hash": body_hash, "name": body.customer.name,
+                                "email": body.customer.email.lower(), "phone": body.customer.phone})
+    if row is None:  # a concurrent request with the same key won; answer as it did
+        assert key is not None
+        existing = find_by_key(conn, key)
+        if existing is None:
+            raise ApiError(409, "a request with the same Idempotency-Key is in progress; retry shortly")
+        return replay(existing, body_hash), True
+    return row, False
+
+
+@router.post("/bookings", status_code=201)
+def book(slug: str, body: BookingIn, request: Request,
+         idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
+    """Book a slot. 409 with a `reason` when the time is taken; the same Idempotency-Key replays."""
+    ctx = ctx_of(request)
+    offset = parse_start(body.start).tzinfo
+    try:
+        with ctx.public(request, slug) as (conn, tenant_id):
+            row, replayed = create_booking(ctx, conn, tenant_id, body, idempotency_key)
+    except Conflict as exc:
+        ctx.metrics.conflicts.labels(exc.reason).inc()
+        raise
+    if not replayed:
+        ctx.metrics.bookings_created.inc()
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return JSONResponse(booking_json(ctx, slug, row, offset), status_code=201, headers=headers)
+
+
+def cancel_row(conn: Conn, booking_id: uuid.UUID) -> dict[str, Any]:
+    """Cancel a booking of the current tenant (idempotent); 404 if it is not there."""
+    row = conn.execute("UPDATE bookings SET status = 'cancelled', cancelled_at = coalesce(cancelled_at, now()) "
+                       "WHERE id = %s RETURNING *", (booking_id,)).fetchone()
+    if row is None:
+        raise not_found("booking", booking_id)
+    return row
+
+
+@router.post("/bookings/{booking_id}/cancel")
+def public_cancel(slug: str, booking_id: uuid.UUID, token: str, request: Request) -> dict[str, Any]:
+    """Cancel with the token from the confirmation's cancel_url."""
+    ctx = ctx_of(request)
+    with ctx.public(request, slug) as (conn, tenant_id):
+        check_cancel_token(ctx.settings.secret_key, tenant_id, booking_id, token)
+        row = cancel_row(conn, booking_id)
+    return booking_json(ctx, slug, row)

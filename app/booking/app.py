@@ -1,0 +1,88 @@
+"""The ASGI application: wiring of settings, pool, routers, middleware and error handlers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
+from psycopg_pool import PoolTimeout
+from starlette.concurrency import run_in_threadpool
+
+from booking import __version__
+from booking.api import account, bookings, catalog, ops, public, staff
+from booking.cells import CellDirectory, PeerLookup, http_peer_lookup
+from booking.context import Context, Fetcher
+from booking.db import make_pool
+from booking.errors import install_handlers
+from booking.ics import http_fetcher
+from booking.observability import Metrics, ObservabilityMiddleware, configure_logging
+from booking.settings import Settings
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
+               peer_lookup: PeerLookup | None = None, fetch_ics: Fetcher | None = None,
+               registry: CollectorRegistry | None = None) -> FastAPI:
+    """Build the service for one cell; every collaborator that touches the outside world is injectable."""
+    pool = make_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max,
+                     timeout=settings.pool_timeout_s)
+    metrics = Metrics(registry or CollectorRegistry())
+    cell_urls = dict(settings.cell_urls) or {settings.cell: settings.base_url}
+    ctx = Context(
+        settings=settings, pool=pool, clock=clock, metrics=metrics,
+        cells=CellDirectory(settings.cell, cell_urls, peer_lookup or http_peer_lookup(settings.peer_timeout_s)),
+        fetch_ics=fetch_ics or http_fetcher(timeout_s=settings.ics_timeout_s, max_bytes=settings.ics_max_bytes,
+                                            allow_private=settings.ics_allow_private),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        pool.open(wait=False)  # start even if the database is down: /readyz reports it
+        try:
+            yield
+        finally:
+            pool.close()
+
+    app = FastAPI(title="slotstack booking", version=__version__, lifespan=lifespan,
+                  docs_url="/docs", redoc_url=None)
+    app.state.ctx = ctx
+    install_handlers(app)
+
+    async def db_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, psycopg.OperationalError):
+            # after a failover every idle pooled connection is dead; drop them all now rather than
+            # failing one request per connection
+            await run_in_threadpool(pool.check)
+        return JSONResponse({"detail": f"the database is unavailable ({type(exc).__name__}); retry shortly"},
+                            status_code=503, headers={"Retry-After": "2"})
+
+    async def bad_value(_request: Request, exc: Exception) -> JSONResponse:
+        # e.g. a NUL byte in a text field, which PostgreSQL cannot store: the client's data, so a 4xx
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return JSONResponse({"detail": f"a value in the request cannot be stored: {reason}"}, status_code=422)
+
+    app.add_exception_handler(psycopg.DataError, bad_value)
+    app.add_exception_handler(PoolTimeout, db_unavailable)
+    app.add_exception_handler(psycopg.OperationalError, db_unavailable)
+    for module in (ops, account, staff, catalog, bookings, public):
+        app.include_router(module.router)
+    from booking import web
+
+    app.include_router(web.router)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, clock=time.perf_counter)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn booking.app:create_app_from_env --factory` and `booking serve`."""
+    configure_logging()
+    return create_app(Settings.from_env())

@@ -1,0 +1,186 @@
+"""The `booking` command: serve, migrate, create-tenant, provision."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from booking import migrate
+from booking.errors import ApiError
+from booking.settings import SettingsError, parse_cell_urls
+
+
+class CliError(Exception):
+    """A command failed in a way the user can fix; the message says how."""
+
+
+def _embedded(data_dir: str) -> tuple[Any, str, str]:
+    """Start the embedded cluster under `data_dir` and migrate it; returns (server, owner_url, app_url)."""
+    from booking.embedded import start_and_provision
+
+    server, urls = start_and_provision(Path(data_dir))
+    migrate.upgrade(urls.owner_url)
+    return server, urls.owner_url, urls.app_url
+
+
+def _secret_key(data_dir: str | None) -> str:
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    if data_dir is None:
+        raise CliError("SECRET_KEY is not set; every instance of a cell needs the same one: put it in the "
+                       "service's environment file (from Key Vault in the cloud)")
+    path = Path(data_dir) / "secret_key"
+    if not path.exists():  # the embedded default keeps one per data directory so links survive restarts
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the HTTP service (starting embedded PostgreSQL when DATABASE_URL is unset)."""
+    import uvicorn
+
+    from booking.observability import configure_logging
+
+    configure_logging()
+    server = None
+    embedded = not os.environ.get("DATABASE_URL")
+    if embedded:
+        if not args.data_dir:
+            raise CliError("set DATABASE_URL (the service role's URL) or pass --data-dir for embedded PostgreSQL")
+        server, _owner, app_url = _embedded(args.data_dir)
+        os.environ["DATABASE_URL"] = app_url
+    # A generated key is only safe for a single embedded instance; a fleet must share one (from Key Vault).
+    os.environ["SECRET_KEY"] = _secret_key(args.data_dir if embedded else None)
+    cell = os.environ.setdefault("CELL", "us")
+    if not os.environ.get("CELL_URLS"):
+        os.environ["CELL_URLS"] = f"{cell}=http://{args.host}:{args.port}"
+    # uvicorn shuts down gracefully on SIGTERM and then re-raises it; exiting through SystemExit instead of
+    # dying by the signal lets us stop the embedded PostgreSQL cleanly afterwards.
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    try:
+        uvicorn.run("booking.app:create_app_from_env", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_config=None, access_log=False, proxy_headers=True)
+    except SystemExit:
+        pass
+    finally:
+        if server is not None:
+            server.cleanup()
+    return 0
+
+
+def _exit_quietly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Migrate the schema as the owner role."""
+    if args.data_dir:
+        _embedded(args.data_dir)
+        print(json.dumps({"migrated": migrate.head_revision(), "data_dir": args.data_dir}))
+        return 0
+    url = args.database_url or os.environ.get("DATABASE_OWNER_URL")
+    if not url:
+        raise CliError("pass --database-url postgresql://OWNER@HOST/DB or set DATABASE_OWNER_URL")
+    migrate.upgrade(url, app_role=args.app_role)
+    print(json.dumps({"migrated": migrate.head_revision()}))
+    return 0
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    """Create owner and service roles and the database with an administrator URL; print both URLs."""
+    from booking.provision import provision
+
+    urls = provision(args.admin_url, database=args.database, owner=args.owner_role, app_role=args.app_role)
+    print(json.dumps({"owner_url": urls.owner_url, "app_url": urls.app_url}))
+    return 0
+
+
+def cmd_create_tenant(args: argparse.Namespace) -> int:
+    """Create a tenant (optionally with demo staff, hours and a service) and print its token."""
+    from booking.cells import CellDirectory, http_peer_lookup
+    from booking.db import make_pool
+    from booking.demo import add_demo
+    from booking.tenants import NewTenant, create_tenant
+
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        if not args.data_dir:
+            raise CliError("set DATABASE_URL (the service role's URL) or pass --data-dir")
+        _server, _owner, url = _embedded(args.data_dir)
+    cell = os.environ.get("CELL", "us")
+    cell_urls = parse_cell_urls(os.environ.get("CELL_URLS", "")) or {cell: ""}
+    password = args.owner_password or os.environ.get("BOOKING_OWNER_PASSWORD") or secrets.token_urlsafe(18)
+    t = NewTenant(slug=args.slug, name=args.name, residency=args.residency or cell, timezone=args.timezone,
+                  owner_email=args.owner_email, owner_password=password, plan=args.plan)
+    pool = make_pool(url, min_size=1, max_size=2)
+    pool.open(wait=True, timeout=30)
+    try:
+        tenant, token = create_tenant(pool, CellDirectory(cell, cell_urls, http_peer_lookup(2.0)), cell, t)
+        out: dict[str, Any] = {"tenant": tenant, "access_token": token}
+        if args.demo:
+            out.update(add_demo(pool, tenant["id"], args.timezone))
+    finally:
+        pool.close()
+    print(json.dumps(out))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of `booking`."""
+    p = argparse.ArgumentParser(prog="booking", description="slotstack booking service")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="run the HTTP service")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--data-dir", help="embedded PostgreSQL data directory (used when DATABASE_URL is unset)")
+    s.set_defaults(func=cmd_serve)
+    m = sub.add_parser("migrate", help="migrate the schema as the owner role")
+    m.add_argument("--database-url", help="owner role URL (default: $DATABASE_OWNER_URL)")
+    m.add_argument("--app-role", default=os.environ.get("BOOKING_APP_ROLE", "booking_app"),
+                   help="service role to grant table access to")
+    m.add_argument("--data-dir", help="migrate the embedded PostgreSQL under this directory instead")
+    m.set_defaults(func=cmd_migrate)
+    v = sub.add_parser("provision", help="create roles and database with an administrator URL")
+    v.add_argument("--admin-url", required=True)
+    v.add_argument("--database", default="booking")
+    v.add_argument("--owner-role", default="booking_owner")
+    v.add_argument("--app-role", default="booking_app")
+    v.set_defaults(func=cmd_provision)
+    c = sub.add_parser("create-tenant", help="create a tenant in this cell and print its access token")
+    c.add_argument("--slug", required=True)
+    c.add_argument("--name", required=True)
+    c.add_argument("--timezone", required=True)
+    c.add_argument("--owner-email", required=True)
+    c.add_argument("--owner-password", help="default: $BOOKING_OWNER_PASSWORD or a random one")
+    c.add_argument("--residency", help="default: this cell ($CELL)")
+    c.add_argument("--plan", default="free")
+    c.add_argument("--demo", action="store_true", help="add a staff member with Mon-Fri 09-17 and a service")
+    c.add_argument("--data-dir", help="embedded PostgreSQL data directory (used when DATABASE_URL is unset)")
+    c.set_defaults(func=cmd_create_tenant)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; maps domain errors to exit codes (1: refused, 2: configuration)."""
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ApiError as exc:
+        print(f"booking {args.command}: {exc.detail}", file=sys.stderr)
+        return 1
+    except (CliError, SettingsError) as exc:
+        print(f"booking {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""The public booking page: service -> day -> slot -> details -> confirmation. Plain HTML forms, no JS."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import OrderedDict
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import available_timezones
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from booking.api.public import BookingIn, booking_json, cancel_row, compute_slots, create_booking
+from booking.availability import zone
+from booking.bookings import Conflict, check_cancel_token
+from booking.context import ctx_of
+from booking.errors import ApiError
+from booking.questions import list_questions
+
+router = APIRouter(include_in_schema=False)
+env = Environment(loader=PackageLoader("booking", "templates"), autoescape=select_autoescape(["html"]))
+DAYS_SHOWN = 14
+# Zones offered in the page's time-zone picker: the canonical Area/City names.
+ZONES = sorted(z for z in available_timezones()
+               if "/" in z and z.split("/")[0] in {"Africa", "America", "Antarctica", "Asia", "Atlantic",
+                                                  "Australia", "Europe", "Indian", "Pacific"})
+
+
+def render(name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    """Render a template of the booking page."""
+    return HTMLResponse(env.get_template(name).render(**values), status_code=status)
+
+
+def _tz(request: Request, default: str) -> Any:
+    name = request.query_params.get("tz") or default
+    try:
+        return zone(name, "tz")
+    except ApiError:
+        return zone(default, "tz")
+
+
+@router.get("/{slug}", response_class=HTMLResponse)
+def services_page(slug: str, request: Request) -> HTMLResponse:
+    """Step 1: pick a service."""
+    ctx = ctx_of(request)
+    with ctx.public(request, slug) as (conn, _):
+        tenant = conn.execute("SELECT name, timezone FROM tenants").fetchone()
+        services = conn.execute("SELECT id, name, duration_minutes FROM services ORDER BY name").fetchall()
+    assert tenant is not None
+    tz = _tz(request, tenant["timezone"])
+    return render("services.html", tenant=tenant, slug=slug, services=services, tz=tz.key, zones=ZONES)
+
+
+@router.get("/{slug}/services/{service_id}", response_class=HTMLResponse)
+def days_page(slug: str, service_id: uuid.UUID, request: Request,
+              day: Annotated[date | None, Query()] = None) -> HTMLResponse:
+    """Steps 2 and 3: pick a day with free slots, then a slot on it."""
+    ctx = ctx_of(request)
+    with ctx.public(request, slug) as (conn, _):
+        tenant = conn.execute("SELECT name, timezone FROM tenants").fetchone()
+        assert tenant is not None
+        tz = _tz(request, tenant["timezone"])
+        service = conn.execute("SELECT id, name, duration_minutes FROM services WHERE id = %s",
+                               (service_id,)).fetchone()
+        if service is None:
+            return render("message.html", 404, title="Not found", message="This service does not exist.")
+        first = ctx.clock().astimezone(tz).date()
+        slots = compute_slots(conn, ctx, service_id, first, first + timedelta(days=DAYS_SHOWN - 1), tz, None)
+    by_day: OrderedDict[str, list[dict[str, str]]] = OrderedDict()
+    for s in slots:
+        by_day.setdefault(s["start"][:10], []).append(s)
+    chosen = day.isoformat() if day else None
+    links = []
+    for s in by_day.get(chosen or "", []):
+        query = urlencode({"service_id": str(service_id), "staff_id": s["staff_id"], "start": s["start"],
+                           "tz": tz.key})
+        links.append({"label": datetime.fromisoformat(s["start"]).strftime("%H:%M"),
+                      "href": f"/{slug}/book?{query}"})
+    return render("days.html", tenant=tenant, slug=slug, service=service, tz=tz.key, days=list(by_day),
+                  chosen=chosen, slots=links, zones=ZONES)
+
+
+def _details(request: Request, slug: str, status: int = 200, error: str | None = None,
+             values: dict[str, str] | None = None) -> HTMLResponse:
+    ctx = ctx_of(request)
+    params = request.query_params if values is None else values
+    with ctx.public(request, slug) as (conn, _):
+        tenant = conn.execute("SELECT name, timezone FROM tenants").fetchone()
+        questions = list_questions(conn)
+    start = params.get("start", "")
+    try:
+        when = datetime.fromisoformat(start).strftime("%A %d %B %Y, %H:%M")
+    except ValueError:
+        return render("message.html", 422, title="Pick a time", message="Choose a time from the list first.")
+    hidden = {k: params.get(k, "") for k in ("service_id", "staff_id", "start", "tz")}
+    # one key per rendered form: a double-click or a resubmitted form books once, not twice
+    hidden["idempotency_key"] = params.get("idempotency_key") or secrets.token_urlsafe(18)
+    return render("details.html", status, tenant=tenant, slug=slug, questions=questions, error=error,
+                  hidden=hidden, values=values or {}, when=when, tz=params.get("tz", ""))
+
+
+@router.get("/{slug}/book", response_class=HTMLResponse)
+def details_page(slug: str, request: Request) -> HTMLResponse:
+    """Step 4: the customer's details and the business's questions."""
+    return _details(request, slug)
+
+
+@router.post("/{slug}/book", response_class=HTMLResponse)
+async def book_form(slug: str, request: Request) -> HTMLResponse:
+    """Step 5: book, then show the confirmation with a cancel link (or the form again with the reason)."""
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    return await run_in_threadpool(_book, request, slug, form)
+
+
+def _book(request: Request, slug: str, form: dict[str, str]) -> HTMLResponse:
+    ctx = ctx_of(request)
+    answers = {k.removeprefix("q_"): v for k, v in form.items() if k.startswith("q_") and v.strip()}
+    try:
+        body = BookingIn.model_validate({
+            "service_id": form.get("service_id"), "staff_id": form.get("staff_id"), "start": form.get("start"),
+            "customer": {"name": form.get("name", ""), "email": form.get("email", ""),
+                         "phone": form.get("phone") or None}, "answers": answers})
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        return _details(request, slug, 422, f"Please check: {fields}.", form)
+    try:
+        with ctx.public(request, slug) as (conn, tenant_id):
+            row, replayed = create_booking(ctx, conn, tenant_id, body, form.get("idempotency_key") or None)
+            tenant = conn.execute("SELECT name FROM tenants").fetchone()
+    except Conflict as exc:
+        ctx.metrics.conflicts.labels(exc.reason).inc()
+        return _details(request, slug, 409, f"Sorry, that time was just taken: {exc.detail}.", form)
+    except ApiError as exc:
+        if exc.status == 421:
+            raise
+        return _details(request, slug, exc.status, exc.detail, form)
+    if not replayed:
+        ctx.metrics.bookings_created.inc()
+    tz = _tz(request, form.get("tz") or "UTC")
+    info = booking_json(ctx, slug, row, tz)
+    when = datetime.fromisoformat(info["start"]).strftime("%A %d %B %Y, %H:%M")
+    return render("confirmed.html", 201, tenant=tenant, booking=info, when=when, tz=tz.key,
+                  cancel_path=info["cancel_url"].removeprefix(ctx.settings.base_url))
+
+
+@router.get("/{slug}/bookings/{booking_id}/cancel", response_class=HTMLResponse)
+def cancel_page(slug: str, booking_id: uuid.UUID, token: str, request: Request) -> HTMLResponse:
+    """Ask the customer to confirm the cancellation."""
+    ctx = ctx_of(request)
+    with ctx.public(request, slug) as (_conn, tenant_id):
+        check_cancel_token(ctx.settings.secret_key, tenant_id, booking_id, token)
+    return render("cancel.html", slug=slug, booking_id=booking_id, token=token)
+
+
+@router.post("/{slug}/bookings/{booking_id}/cancel", response_class=HTMLResponse)
+def cancel_submit(slug: str, booking_id: uuid.UUID, token: Annotated[str, Form()],
+                  request: Request) -> HTMLResponse:
+    """Cancel the booking."""
+    ctx = ctx_of(request)
+    with ctx.public(request, slug) as (conn, tenant_id):
+        check_cancel_token(ctx.settings.secret_key, tenant_id, booking_id, token)
+        cancel_row(conn, booking_id)
+    return render("message.html", title="Booking cancelled", message="Your booking is cancelled.")
