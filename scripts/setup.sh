@@ -38,11 +38,12 @@ stamp_inputs=(requirements/*.txt pyproject.toml)
 for pkg in app monitoring; do [[ -f "$pkg/pyproject.toml" ]] && stamp_inputs+=("$pkg/pyproject.toml"); done
 want="$(cat "${stamp_inputs[@]}" | sha256sum | cut -d' ' -f1)"
 if [[ "$(cat "$VENV/.slotstack-stamp" 2>/dev/null)" != "$want" ]]; then
-  echo "setup: installing pinned Python packages into $VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements/dev.txt \
-      -c requirements/constraints.txt "${editables[@]}" 2>&1 | grep -v "^WARNING: Location" || true
-  # pip's exit status is lost in the pipe above; check the result instead.
-  "$VENV/bin/python" -c "import pulumi, pytest, yaml" || { echo "setup: pip install failed" >&2; exit 1; }
+  echo "setup: installing pinned Python packages into $VENV (log: $VENV/pip.log)"
+  if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check -r requirements/dev.txt \
+             -c requirements/constraints.txt "${editables[@]}"; } > "$VENV/pip.log" 2>&1; then
+    grep -v "^WARNING: Location" "$VENV/pip.log" | tail -30 >&2
+    echo "setup: pip install failed; see $VENV/pip.log" >&2
+    exit 1
+  fi
   echo "$want" > "$VENV/.slotstack-stamp"
 fi
