@@ -91,13 +91,14 @@ class Monitor:
     database: str = "uptime.db"
     status_dir: str = "status"
     runbook_url: str = ""
-    ack_secret_env: str = "UPTIME_ACK_SECRET"
+    ack_secret_env: str = "UPTIME_ACK_SECRET"  # noqa: S105 - the variable's name, not a secret
     agent_key_env: str = "UPTIME_AGENT_KEY"
     concurrency: int = 32
     locations: tuple[str, ...] = ("local",)
     location: str = "local"
     agent_silence: float = 300.0
     product: str = "slotstack"
+    probe_locally: bool = True
 
 
 @dataclass(frozen=True)
@@ -157,39 +158,40 @@ def parse(data: Any, source: str = "<config>") -> Config:
 def _monitor(sec: Section) -> Monitor:
     sec.reject_unknown(
         ["listen", "public_url", "database", "status_dir", "runbook_url", "ack_secret_env", "agent_key_env",
-         "concurrency", "locations", "location", "agent_silence", "product"]
+         "concurrency", "locations", "location", "agent_silence", "product", "probe_locally"]
     )
-    listen = sec.str("listen", "127.0.0.1:8470")
+    listen = sec.text("listen", "127.0.0.1:8470")
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"{sec.key('listen')}: {listen!r} is not HOST:PORT (e.g. 127.0.0.1:8470)")
     locations = tuple(sec.str_list("locations", ["local"]))
-    location = sec.str("location", locations[0])
+    location = sec.text("location", locations[0])
     if location not in locations:
         raise ConfigError(f"{sec.key('location')}: {location!r} is not one of monitor.locations {locations}")
-    public_url = sec.str("public_url", f"http://{listen}").rstrip("/")
+    public_url = sec.text("public_url", f"http://{listen}").rstrip("/")
     _check_url(public_url, sec.key("public_url"))
     return Monitor(
         listen_host=host, listen_port=int(port), public_url=public_url,
-        database=sec.str("database", "uptime.db"), status_dir=sec.str("status_dir", "status"),
-        runbook_url=sec.str("runbook_url", "") if sec.has("runbook_url") else "",
-        ack_secret_env=sec.str("ack_secret_env", "UPTIME_ACK_SECRET"),
-        agent_key_env=sec.str("agent_key_env", "UPTIME_AGENT_KEY"),
-        concurrency=sec.int("concurrency", 32, 1, 4096), locations=locations, location=location,
-        agent_silence=sec.duration("agent_silence", "5m", 10), product=sec.str("product", "slotstack"),
+        database=sec.text("database", "uptime.db"), status_dir=sec.text("status_dir", "status"),
+        runbook_url=sec.text("runbook_url", "") if sec.has("runbook_url") else "",
+        ack_secret_env=sec.text("ack_secret_env", "UPTIME_ACK_SECRET"),
+        agent_key_env=sec.text("agent_key_env", "UPTIME_AGENT_KEY"),
+        concurrency=sec.integer("concurrency", 32, 1, 4096), locations=locations, location=location,
+        agent_silence=sec.duration("agent_silence", "5m", 10), product=sec.text("product", "slotstack"),
+        probe_locally=sec.flag("probe_locally", True),
     )
 
 
 def _thresholds(sec: Section, n_locations: int) -> Thresholds:
     sec.reject_unknown(["down_after", "up_after", "quorum", "group_wait"])
-    quorum = sec.int("quorum", 1, 1, 1000)
+    quorum = sec.integer("quorum", 1, 1, 1000)
     if quorum > n_locations:
         raise ConfigError(
             f"{sec.key('quorum')}: {quorum} is more than the {n_locations} location(s) in monitor.locations; "
             f"allowed 1..{n_locations}"
         )
     return Thresholds(
-        down_after=sec.int("down_after", 2, 1, 100), up_after=sec.int("up_after", 2, 1, 100),
+        down_after=sec.integer("down_after", 2, 1, 100), up_after=sec.integer("up_after", 2, 1, 100),
         quorum=quorum, group_wait=sec.duration("group_wait", "0s"),
     )
 
@@ -222,10 +224,10 @@ def _target(sec: Section, defaults: Section) -> Target:
         ["name", "cell", "url", "method", "headers", "expect_status", "body_contains", "body_regex", "json",
          "latency_budget", "cert_warn_days", "cert_critical_days", "interval", "timeout", "ca_file"]
     )
-    name = sec.str("name", pattern=NAME)
-    url = sec.str("url")
+    name = sec.text("name", pattern=NAME)
+    url = sec.text("url")
     _check_url(url, sec.key("url"))
-    method = sec.str("method", "GET").upper()
+    method = sec.text("method", "GET").upper()
     if method not in ("GET", "HEAD", "POST", "PUT", "OPTIONS"):
         raise ConfigError(f"{sec.key('method')}: {method!r} not allowed; use GET, HEAD, POST, PUT or OPTIONS")
     headers = sec.sub("headers", {}).data
@@ -249,20 +251,20 @@ def _target(sec: Section, defaults: Section) -> Target:
         js.reject_unknown(["path", "equals"])
         if "equals" not in js.data:
             raise ConfigError(f"{js.key('equals')}: required (the value expected at json.path)")
-        json_check = JsonCheck(js.str("path", pattern=r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*"), js.data["equals"])
+        json_check = JsonCheck(js.text("path", pattern=r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*"), js.data["equals"])
     interval = sec.duration("interval", defaults.raw("interval", "30s"), minimum=1)
     timeout = sec.duration("timeout", defaults.raw("timeout", "10s"), minimum=0.05)
     if timeout > interval:
         raise ConfigError(f"{sec.key('timeout')}: {timeout:g}s is longer than the interval {interval:g}s")
-    warn = sec.int("cert_warn_days", defaults.raw("cert_warn_days", 21), 0, 3650)
-    critical = sec.int("cert_critical_days", defaults.raw("cert_critical_days", 7), 0, 3650)
+    warn = sec.integer("cert_warn_days", defaults.raw("cert_warn_days", 21), 0, 3650)
+    critical = sec.integer("cert_critical_days", defaults.raw("cert_critical_days", 7), 0, 3650)
     if critical > warn:
         raise ConfigError(f"{sec.key('cert_critical_days')}: {critical} exceeds cert_warn_days {warn}")
     ca_file = sec.opt_str("ca_file")
     if ca_file is not None and not Path(ca_file).is_file():
         raise ConfigError(f"{sec.key('ca_file')}: {ca_file!r} is not a readable file")
     return Target(
-        name=name, cell=sec.str("cell", pattern=NAME), url=url, method=method,
+        name=name, cell=sec.text("cell", pattern=NAME), url=url, method=method,
         headers={k: str(v) for k, v in headers.items()}, expect_status=tuple(statuses),
         body_contains=sec.opt_str("body_contains"), body_regex=regex, json=json_check,
         latency_budget=sec.duration("latency_budget") if sec.has("latency_budget") else None,
@@ -279,9 +281,10 @@ def _channels(sec: Section) -> dict[str, Channel]:
         if not isinstance(name, str) or not re.fullmatch(NAME, name):
             raise ConfigError(f"{key}: {name!r} is not a valid channel name (lowercase letters, digits, -_.)")
         opts = Section(options, key)
-        kind = opts.str("type")
+        kind = opts.text("type")
         if kind not in CHANNEL_TYPES:
-            raise ConfigError(f"{opts.key('type')}: {kind!r} is not a channel type; allowed: {', '.join(CHANNEL_TYPES)}")
+            allowed = ", ".join(CHANNEL_TYPES)
+            raise ConfigError(f"{opts.key('type')}: {kind!r} is not a channel type; allowed: {allowed}")
         channel = Channel(name, kind, dict(opts.data))
         validate_channel(channel)
         channels[name] = channel

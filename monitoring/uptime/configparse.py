@@ -63,7 +63,7 @@ class Section:
             value = default
         return Section(value, self.key(name))
 
-    def str(self, name: str, default: str | None = None, pattern: str | None = None) -> str:
+    def text(self, name: str, default: str | None = None, pattern: str | None = None) -> str:
         """A required (or defaulted) non-empty string."""
         value = self.data.get(name, default)
         if value is None:
@@ -79,9 +79,9 @@ class Section:
 
     def opt_str(self, name: str) -> str | None:
         """An optional string."""
-        return self.str(name) if self.has(name) else None
+        return self.text(name) if self.has(name) else None
 
-    def int(self, name: str, default: int | None = None, low: int = 0, high: int = 1 << 31) -> int:
+    def integer(self, name: str, default: int | None = None, low: int = 0, high: int = 1 << 31) -> int:
         """An integer within [low, high]."""
         value = self.data.get(name, default)
         if value is None:
@@ -92,7 +92,7 @@ class Section:
             raise ConfigError(f"{self.key(name)}: {value} is out of range; allowed {low}..{high}")
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         """A boolean."""
         value = self.data.get(name, default)
         if not isinstance(value, bool):
@@ -122,7 +122,7 @@ class Section:
 
     def zone(self, name: str, default: str | None = None) -> ZoneInfo:
         """An IANA time zone such as ``America/Los_Angeles``."""
-        value = self.str(name, default)
+        value = self.text(name, default)
         try:
             return ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -132,7 +132,7 @@ class Section:
 
     def clock_time(self, name: str, default: str | None = None) -> time:
         """A wall-clock time ``HH:MM``."""
-        value = self.str(name, default)
+        value = self.text(name, default)
         match = re.fullmatch(r"(\d{1,2}):(\d{2})", value)
         if not match or int(match[1]) > 24 or int(match[2]) > 59:
             raise ConfigError(f"{self.key(name)}: {value!r} is not a time of day; use HH:MM, e.g. 06:00")

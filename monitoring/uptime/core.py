@@ -64,7 +64,12 @@ class Core:
             )
             if new.state != current.state:
                 log.info("target %s at %s: %s -> %s", result.target, result.location, current.state, new.state)
-            self._evaluate_cell(conn, result.cell)
+            # Re-evaluating a cell costs a query per target; only a state change or an open incident
+            # (whose failure list must stay current) can change the outcome.
+            if new.state != current.state or conn.execute(
+                "SELECT 1 FROM incidents WHERE cell = ? AND resolved_at IS NULL", (result.cell,)
+            ).fetchone():
+                self._evaluate_cell(conn, result.cell)
         if self.metrics:
             self.metrics.observe(result)
 

@@ -21,10 +21,10 @@ ON CONFLICT (target, bucket) DO UPDATE SET total = total + 1, ok = ok + excluded
 def record(conn: sqlite3.Connection, result: Result) -> None:
     """Store one raw result and fold it into its minute and hour buckets (inside the caller's transaction)."""
     conn.execute(
-        "INSERT INTO results (target, location, ts, ok, kind, status, duration, error, cert_expiry)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO results (target, location, ts, ok, kind, status, duration, error, cert_expiry, warning)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (result.target, result.location, result.ts, int(result.ok), result.kind, result.status,
-         result.duration, result.error, result.cert_expiry),
+         result.duration, result.error, result.cert_expiry, result.cert_warning),
     )
     for table, size in (("rollup_minute", 60), ("rollup_hour", 3600)):
         bucket = int(result.ts // size) * size

@@ -84,7 +84,7 @@ def to_gsm7(text: str) -> str:
 
 def format_duration(seconds: float) -> str:
     """``1h 05m``, ``12m 30s`` or ``45s``."""
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
@@ -100,6 +100,9 @@ def sms_text(notice: Notice) -> str:
     tag = f"[{notice.product}]"
     if notice.event == "test":
         return _fit(f"{tag} TEST message from the uptime monitor; no action needed.", "")
+    if notice.event == "deadman":
+        return _fit(f"{tag} MONITOR DOWN: no probe agent has reached the uptime core since {since} UTC. "
+                    "Cells are not being watched.", "")
     if notice.resolved:
         head = f"{tag} RECOVERED {notice.cell} after {format_duration(notice.duration)} (down since {since} UTC)"
         return _fit(head, "")
@@ -124,6 +127,8 @@ def email_subject(notice: Notice) -> str:
     """One line that sorts well in an inbox."""
     if notice.event == "test":
         return f"[{notice.product}] test notification"
+    if notice.event.startswith("cert-"):
+        return f"[{notice.product}] certificate warning: {', '.join(f.target for f in notice.failures)}"
     if notice.resolved:
         return f"[{notice.product}] RECOVERED {notice.cell} after {format_duration(notice.duration)}"
     prefix = "REMINDER: " if notice.event.startswith("reminder") else ""
@@ -136,6 +141,10 @@ def email_text(notice: Notice) -> str:
     lines = [email_subject(notice), ""]
     if notice.event == "test":
         lines.append("This is a test of the notification channel. No action is needed.")
+        return "\n".join(lines) + "\n"
+    if notice.event.startswith("cert-"):
+        lines += [f"- {f.target} ({f.url}): {f.error}" for f in notice.failures]
+        lines += ["", "Renew the certificate before it expires; nothing is down yet, so nobody is paged."]
         return "\n".join(lines) + "\n"
     lines.append(f"Cell: {notice.cell}")
     lines.append(f"Failing since: {since}")

@@ -12,11 +12,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
+import urllib3.connection
 import urllib3.exceptions
 from cryptography import x509
+from requests.adapters import HTTPAdapter
 
+from uptime import __version__
 from uptime.config import Target
 
+# urllib3 2 raises NameResolutionError; older releases surface the raw gaierror.
+_NAME_ERRORS: tuple[type[BaseException], ...] = tuple(
+    t for t in (getattr(urllib3.exceptions, "NameResolutionError", None), socket.gaierror) if isinstance(t, type)
+)
 KINDS = ("dns", "connect", "tls", "timeout", "status", "body", "latency")
 MAX_BODY = 1 << 20  # a health endpoint larger than 1 MiB is itself a finding; stop reading there
 
@@ -45,7 +53,7 @@ def probe(target: Target, location: str = "local", now: float | None = None) -> 
     status: int | None = None
     expiry: float | None = None
     try:
-        response = _request(target)
+        response = _request(target, location)
         try:
             status = response.status_code
             expiry = _leaf_expiry_from(response)
@@ -76,19 +84,55 @@ class _Failure(Exception):
         self.kind = kind
 
 
-def _request(target: Target) -> requests.Response:
+class _CertConnection(urllib3.connection.HTTPSConnection):
+    """Remembers the leaf certificate right after the handshake (HTTP/1.0 servers close the socket early)."""
+
+    peer_der: bytes | None = None
+
+    def connect(self) -> None:
+        super().connect()
+        if isinstance(self.sock, ssl.SSLSocket):
+            self.peer_der = self.sock.getpeercert(binary_form=True)
+
+
+class _CertPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _CertConnection
+
+
+class _Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": urllib3.HTTPConnectionPool, "https": _CertPool}
+
+
+def _session() -> requests.Session:
+    # A fresh session per probe: every probe opens its own connection, as blackbox_exporter does.
+    session = requests.Session()
+    session.mount("https://", _Adapter())
+    session.mount("http://", HTTPAdapter())
+    return session
+
+
+def user_agent(location: str) -> str:
+    """What probes say they are, so target owners can tell monitor traffic (and its vantage point) apart."""
+    return f"slotstack-uptime/{__version__} (location={location})"
+
+
+def _request(target: Target, location: str) -> requests.Response:
     verify: Any = target.ca_file or True
+    headers = {"User-Agent": user_agent(location), **target.headers}
     try:
-        return requests.request(
-            target.method, target.url, headers=target.headers, timeout=target.timeout, stream=True,
-            verify=verify, allow_redirects=False,
-        )
+        with _session() as session:
+            return session.request(
+                target.method, target.url, headers=headers, timeout=target.timeout, stream=True,
+                verify=verify, allow_redirects=False,
+            )
     except requests.exceptions.SSLError as exc:
         raise _Failure("tls", _reason(exc)) from exc
     except requests.exceptions.Timeout as exc:
         raise _Failure("timeout", f"no answer within {target.timeout:g}s") from exc
     except requests.exceptions.ConnectionError as exc:
-        if _caused_by(exc, urllib3.exceptions.NameResolutionError, socket.gaierror):
+        if _caused_by(exc, *_NAME_ERRORS):
             raise _Failure("dns", f"cannot resolve {urlsplit(target.url).hostname}") from exc
         raise _Failure("connect", _reason(exc)) from exc
     except requests.RequestException as exc:
@@ -180,11 +224,7 @@ def _json_path(text: str, path: str) -> Any:
 
 def _leaf_expiry_from(response: requests.Response) -> float | None:
     """The leaf certificate the server presented on this very connection."""
-    connection = getattr(response.raw, "connection", None)
-    sock = getattr(connection, "sock", None)
-    if not isinstance(sock, ssl.SSLSocket):
-        return None
-    der = sock.getpeercert(binary_form=True)
+    der = getattr(getattr(response.raw, "connection", None), "peer_der", None)
     return _expiry(der) if der else None
 
 

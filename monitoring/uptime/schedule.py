@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -135,13 +136,16 @@ def load_oncall(sec: Section, people: dict[str, Person]) -> OnCall:
     rotation = tuple(_person(p, people, sec.key("rotation")) for p in sec.str_list("rotation"))
     if not rotation:
         raise ConfigError(f"{sec.key('rotation')}: must name at least one person")
-    handoff = sec.str("handoff", "monday 09:00").split()
+    handoff = sec.text("handoff", "monday 09:00").split()
     if len(handoff) != 2:
         raise ConfigError(f"{sec.key('handoff')}: {' '.join(handoff)!r} must be 'WEEKDAY HH:MM' (e.g. monday 09:00)")
     day = sec.weekday(handoff[0], sec.key("handoff"))
     hand_time = Section({"t": handoff[1]}, sec.key("handoff")).clock_time("t")
     start = sec.raw("start", date(2024, 1, 1))
-    if not isinstance(start, date):
+    if isinstance(start, str):
+        with contextlib.suppress(ValueError):
+            start = date.fromisoformat(start)
+    if not isinstance(start, date) or isinstance(start, datetime):
         raise ConfigError(f"{sec.key('start')}: {start!r} is not a date (YYYY-MM-DD)")
     first = start + timedelta(days=(day - start.weekday()) % 7)
     overrides = []
@@ -151,7 +155,7 @@ def load_oncall(sec: Section, people: dict[str, Person]) -> OnCall:
         begin, end = _local(ov, "start", zone), _local(ov, "end", zone)
         if end <= begin:
             raise ConfigError(f"{ov.key('end')}: {end.isoformat()} is not after start {begin.isoformat()}")
-        overrides.append(Override(_person(ov.str("person"), people, ov.key("person")), begin, end))
+        overrides.append(Override(_person(ov.text("person"), people, ov.key("person")), begin, end))
     return OnCall(zone, rotation, day, hand_time, datetime.combine(first, hand_time), tuple(overrides))
 
 
@@ -175,7 +179,7 @@ def load_escalation(
     raw = sec.raw("steps", [])
     if not isinstance(raw, list):
         raise ConfigError(f"{sec.key('steps')}: expected a list of steps")
-    steps = []
+    steps: list[Step] = []
     for index, item in enumerate(raw):
         st = Section(item, f"{sec.key('steps')}[{index}]")
         st.reject_unknown(["after", "notify", "channels"])
@@ -211,11 +215,12 @@ def load_maintenance(raw: Any, cells: set[str]) -> tuple[MaintenanceWindow, ...]
         chosen = sec.str_list("cells", sorted(cells))
         for cell in chosen:
             if cell not in cells:
-                raise ConfigError(f"{sec.key('cells')}: {cell!r} has no targets; known cells: {', '.join(sorted(cells))}")
+                known = ", ".join(sorted(cells))
+                raise ConfigError(f"{sec.key('cells')}: {cell!r} has no targets; known cells: {known}")
         days = tuple(sec.weekday(d, sec.key("days")) for d in sec.str_list("days"))
         start, end = sec.clock_time("start"), sec.clock_time("end")
         if start == end:
             raise ConfigError(f"{sec.key('end')}: equals start; a window needs a length")
-        windows.append(MaintenanceWindow(sec.str("name", f"window-{index}"), tuple(chosen), sec.zone("timezone"),
+        windows.append(MaintenanceWindow(sec.text("name", f"window-{index}"), tuple(chosen), sec.zone("timezone"),
                                          days, start, end))
     return tuple(windows)

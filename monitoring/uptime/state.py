@@ -24,7 +24,7 @@ def advance(current: TargetState, ok: bool, ts: float, kind: str | None, error: 
     """The next state after one probe result."""
     state = current.state
     if ok:
-        if state == SUSPECT or state == UP:
+        if state in (SUSPECT, UP):
             return TargetState(UP, 0, current.since if state == UP else ts)
         count = current.count + 1 if state == RECOVERING else 1
         if count >= up_after:

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS target_state (
@@ -29,7 +30,8 @@ CREATE TABLE IF NOT EXISTS notifications (
 CREATE INDEX IF NOT EXISTS notifications_due ON notifications (status, next_attempt_at);
 CREATE TABLE IF NOT EXISTS results (
     target TEXT NOT NULL, location TEXT NOT NULL, ts REAL NOT NULL, ok INTEGER NOT NULL, kind TEXT,
-    status INTEGER, duration REAL NOT NULL, error TEXT NOT NULL DEFAULT '', cert_expiry REAL);
+    status INTEGER, duration REAL NOT NULL, error TEXT NOT NULL DEFAULT '', cert_expiry REAL,
+    warning TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS results_ts ON results (ts);
 CREATE INDEX IF NOT EXISTS results_target ON results (target, ts);
 CREATE TABLE IF NOT EXISTS rollup_minute (
@@ -83,6 +85,11 @@ class Store:
         """Read one row or None."""
         rows = self.query(sql, args)
         return rows[0] if rows else None
+
+    def value(self, sql: str, args: tuple[object, ...] = ()) -> Any:
+        """The first column of the first row, or None."""
+        row = self.one(sql, args)
+        return None if row is None else row[0]
 
     def close(self) -> None:
         """Close the connection."""

@@ -18,16 +18,17 @@ from uptime.notice import Notice, sms_text
 from uptime.notify.base import NotifyError, options, secret
 
 API_VERSION = "2021-03-07"
+_OPTIONS = ["endpoint", "access_key_env", "from", "timeout"]
 
 
 def validate(channel: Channel) -> None:
     """``endpoint`` (https://<resource>.communication.azure.com), ``access_key_env``, ``from``."""
-    sec = options(channel, ["endpoint", "access_key_env", "from", "timeout"])
-    endpoint = sec.str("endpoint")
+    sec = options(channel, _OPTIONS)
+    endpoint = sec.text("endpoint")
     if urlsplit(endpoint).scheme not in ("http", "https"):
         raise ConfigError(f"{sec.key('endpoint')}: {endpoint!r} is not a URL (https://<resource>.communication.azure.com)")
-    sec.str("access_key_env")
-    sec.str("from")
+    sec.text("access_key_env")
+    sec.text("from")
     sec.duration("timeout", "10s")
 
 
@@ -50,16 +51,16 @@ class AcsSmsNotifier:
     """POST {endpoint}/sms?api-version=2021-03-07."""
 
     def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
-        self.endpoint = str(channel.options["endpoint"]).rstrip("/")
+        sec = options(channel, _OPTIONS)
+        self.endpoint = sec.text("endpoint").rstrip("/")
         self.key = secret(channel, "access_key", environ) or ""
         try:
             base64.b64decode(self.key, validate=True)
         except ValueError as exc:
             raise ConfigError(f"channels.{channel.name}.access_key_env: the key is not base64 (copy it from the "
                               "ACS resource's Keys blade)") from exc
-        self.sender = str(channel.options["from"])
-        self.timeout = float(options(channel, ["endpoint", "access_key_env", "from", "timeout"]).duration(
-            "timeout", "10s"))
+        self.sender = sec.text("from")
+        self.timeout = sec.duration("timeout", "10s")
 
     def send(self, notice: Notice, recipient: str | None) -> None:
         """ACS answers 202 with per-recipient results; a recipient-level failure is a failure."""

@@ -18,12 +18,12 @@ _OPTIONS = ["host", "port", "starttls", "ca_file", "username", "password_env", "
 def validate(channel: Channel) -> None:
     """``host`` and ``from`` are required; ``username`` needs ``password_env``."""
     sec = options(channel, _OPTIONS)
-    sec.str("host")
-    sec.int("port", 587, 1, 65535)
-    sec.bool("starttls", True)
-    sec.str("from", pattern=r"[^@\s]+@[^@\s]+|.*<[^@\s]+@[^@\s]+>")
+    sec.text("host")
+    sec.integer("port", 587, 1, 65535)
+    sec.flag("starttls", True)
+    sec.text("from", pattern=r"[^@\s]+@[^@\s]+|.*<[^@\s]+@[^@\s]+>")
     if sec.has("username"):
-        sec.str("password_env")
+        sec.text("password_env")
     sec.duration("timeout", "10s")
 
 
@@ -32,12 +32,12 @@ class EmailNotifier:
 
     def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
         sec = options(channel, _OPTIONS)
-        self.host, self.port = sec.str("host"), sec.int("port", 587)
-        self.starttls = sec.bool("starttls", True)
+        self.host, self.port = sec.text("host"), sec.integer("port", 587)
+        self.starttls = sec.flag("starttls", True)
         self.ca_file = sec.opt_str("ca_file")
         self.username = sec.opt_str("username")
         self.password = secret(channel, "password", environ) if self.username else None
-        self.sender = sec.str("from")
+        self.sender = sec.text("from")
         self.timeout = sec.duration("timeout", "10s")
 
     def build(self, notice: Notice, recipient: str) -> EmailMessage:

@@ -17,7 +17,7 @@ _seq = count()
 
 def validate(channel: Channel) -> None:
     """``directory`` is required."""
-    options(channel, ["directory"]).str("directory")
+    options(channel, ["directory"]).text("directory")
 
 
 class OutboxNotifier:

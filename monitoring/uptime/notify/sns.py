@@ -19,7 +19,7 @@ _OPTIONS = ["region", "endpoint_url", "access_key_id_env", "secret_access_key_en
 def validate(channel: Channel) -> None:
     """``region`` is required; credentials come from the named env vars or boto3's usual chain."""
     sec = options(channel, _OPTIONS)
-    sec.str("region", pattern=r"[a-z]{2}(-[a-z]+)+-\d")
+    sec.text("region", pattern=r"[a-z]{2}(-[a-z]+)+-\d")
     sec.duration("timeout", "10s")
 
 
@@ -28,9 +28,9 @@ class SnsNotifier:
 
     def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
         sec = options(channel, _OPTIONS)
-        kwargs: dict[str, Any] = {"region_name": sec.str("region")}
+        kwargs: dict[str, Any] = {"region_name": sec.text("region")}
         if sec.has("endpoint_url"):
-            kwargs["endpoint_url"] = sec.str("endpoint_url")
+            kwargs["endpoint_url"] = sec.text("endpoint_url")
         key_id = secret(channel, "access_key_id", environ, required=False)
         if key_id:
             kwargs["aws_access_key_id"] = key_id

@@ -13,12 +13,15 @@ from uptime.notify.base import NotifyError, options, secret
 DEFAULT_API = "https://api.twilio.com"
 
 
+_OPTIONS = ["account_sid", "auth_token_env", "from", "api_base", "timeout"]
+
+
 def validate(channel: Channel) -> None:
     """``account_sid``, ``auth_token_env``, ``from`` are required; ``api_base`` defaults to Twilio."""
-    sec = options(channel, ["account_sid", "auth_token_env", "from", "api_base", "timeout"])
-    sec.str("account_sid", pattern=r"AC[0-9a-fA-F]{32}")
-    sec.str("auth_token_env")
-    sec.str("from")
+    sec = options(channel, _OPTIONS)
+    sec.text("account_sid", pattern=r"AC[0-9a-fA-F]{32}")
+    sec.text("auth_token_env")
+    sec.text("from")
     sec.duration("timeout", "10s")
 
 
@@ -26,12 +29,12 @@ class TwilioNotifier:
     """POST /2010-04-01/Accounts/{sid}/Messages.json with To, From, Body."""
 
     def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
-        self.sid = str(channel.options["account_sid"])
+        sec = options(channel, _OPTIONS)
+        self.sid = sec.text("account_sid")
         self.token = secret(channel, "auth_token", environ) or ""
-        self.sender = str(channel.options["from"])
-        self.api = str(channel.options.get("api_base", DEFAULT_API)).rstrip("/")
-        self.timeout = options(channel, ["account_sid", "auth_token_env", "from", "api_base", "timeout"]).duration(
-            "timeout", "10s")
+        self.sender = sec.text("from")
+        self.api = sec.text("api_base", DEFAULT_API).rstrip("/")
+        self.timeout = sec.duration("timeout", "10s")
 
     def send(self, notice: Notice, recipient: str | None) -> None:
         """Twilio answers 201 Created when it accepted the message."""

@@ -20,7 +20,7 @@ _OPTIONS = ["url", "secret_env", "timeout"]
 def validate(channel: Channel) -> None:
     """``url`` is required; ``secret_env`` adds ``X-Uptime-Signature: sha256=<hex>``."""
     sec = options(channel, _OPTIONS)
-    url = sec.str("url")
+    url = sec.text("url")
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"{sec.key('url')}: {url!r} is not an http(s) URL")
     sec.duration("timeout", "10s")
@@ -31,7 +31,7 @@ class WebhookNotifier:
 
     def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
         sec = options(channel, _OPTIONS)
-        self.url = sec.str("url")
+        self.url = sec.text("url")
         self.key = secret(channel, "secret", environ, required=False)
         self.timeout = sec.duration("timeout", "10s")
 

@@ -1,0 +1,243 @@
+"""``uptime export prometheus``: the same checks, thresholds and paging for teams that run Prometheus.
+
+Writes ``blackbox.yml`` (one module per target), ``prometheus.yml`` (one scrape job per location),
+``rules.yml`` (quorum across locations, ``for:`` matching down_after x interval, certificate expiry),
+``rules_test.yml`` (promtool unit tests of those rules) and ``alertmanager.yml`` (routes per cell and
+severity, ``group_by: [cell]``, inhibition, maintenance ``time_intervals``, email and the monitor's
+``/alertmanager`` webhook that sends SMS).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from uptime.config import Config, Target
+from uptime.configparse import WEEKDAYS
+
+JOB_PREFIX = "uptime-"
+
+
+def _module(target: Target) -> str:
+    return "uptime_" + re.sub(r"[^a-zA-Z0-9_]", "_", target.name)
+
+
+def _seconds(value: float) -> str:
+    return f"{int(value)}s" if value >= 1 else f"{int(value * 1000)}ms"
+
+
+def blackbox(config: Config) -> dict[str, Any]:
+    """blackbox_exporter modules mirroring each target's checks."""
+    modules: dict[str, Any] = {}
+    for target in config.targets:
+        http: dict[str, Any] = {"method": target.method, "valid_status_codes": list(target.expect_status),
+                                "preferred_ip_protocol": "ip4", "follow_redirects": False}
+        if target.headers:
+            http["headers"] = dict(target.headers)
+        patterns = []
+        if target.body_contains is not None:
+            patterns.append(re.escape(target.body_contains))
+        if target.body_regex is not None:
+            patterns.append(target.body_regex)
+        if patterns:
+            http["fail_if_body_not_matches_regexp"] = patterns
+        if target.ca_file:
+            http["tls_config"] = {"ca_file": target.ca_file}
+        modules[_module(target)] = {"prober": "http", "timeout": _seconds(target.timeout), "http": http}
+    return {"modules": modules}
+
+
+def prometheus(config: Config, blackbox_address: str, rules_file: str = "rules.yml",
+               alertmanager: str = "127.0.0.1:9093") -> dict[str, Any]:
+    """Scrape config: a job per location, each target relabelled through blackbox_exporter."""
+    jobs = []
+    interval = min(t.interval for t in config.targets)
+    for location in config.monitor.locations:
+        static = [{"targets": [t.url], "labels": {"module": _module(t), "target": t.name, "cell": t.cell,
+                                                   "location": location}} for t in config.targets]
+        jobs.append({
+            "job_name": f"{JOB_PREFIX}{location}", "metrics_path": "/probe", "scrape_interval": _seconds(interval),
+            "scrape_timeout": _seconds(min(max(t.timeout for t in config.targets), interval)),
+            "static_configs": static,
+            "relabel_configs": [
+                {"source_labels": ["__address__"], "target_label": "__param_target"},
+                {"source_labels": ["module"], "target_label": "__param_module"},
+                {"source_labels": ["__param_target"], "target_label": "instance"},
+                {"target_label": "__address__", "replacement": blackbox_address},
+            ],
+        })
+    return {
+        "global": {"scrape_interval": _seconds(interval), "evaluation_interval": _seconds(min(interval, 15))},
+        "rule_files": [rules_file],
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
+        "scrape_configs": jobs,
+    }
+
+
+def _names(targets: list[Target]) -> str:
+    # Target names are [a-z0-9_.-]; only the dot is special in a regex ("\\." inside a PromQL string).
+    return "|".join(t.name.replace(".", "\\\\.") for t in targets)
+
+
+def rules(config: Config) -> dict[str, Any]:
+    """Alert rules equivalent to the monitor's state machine and certificate thresholds."""
+    th = config.thresholds
+    out = []
+    by_interval: dict[float, list[Target]] = {}
+    for target in config.targets:
+        by_interval.setdefault(target.interval, []).append(target)
+    for interval, targets in sorted(by_interval.items()):
+        out.append({
+            "alert": "UptimeTargetDown",
+            "expr": f'count by (cell, target) (probe_success{{job=~"{JOB_PREFIX}.*", target=~"{_names(targets)}"}}'
+                    f" == 0) >= {th.quorum}",
+            # down_after consecutive failed scrapes span (down_after - 1) intervals after the first one.
+            "for": _seconds((th.down_after - 1) * interval) if th.down_after > 1 else "0s",
+            # The interval label keeps one rule per interval distinct for promtool's duplicate-rule lint.
+            "labels": {"severity": "page", "check_interval": _seconds(interval)},
+            "annotations": {"summary": f"{{{{ $labels.target }}}} in cell {{{{ $labels.cell }}}} fails from "
+                                       f"{{{{ $value }}}} location(s) (quorum {th.quorum})"},
+        })
+    for field, severity in (("cert_warn_days", "warning"), ("cert_critical_days", "page")):
+        groups: dict[int, list[Target]] = {}
+        for target in config.targets:
+            if target.url.startswith("https"):
+                groups.setdefault(getattr(target, field), []).append(target)
+        for days, targets in sorted(groups.items()):
+            out.append({
+                "alert": "UptimeCertificateExpiring" if severity == "warning" else "UptimeCertificateCritical",
+                "expr": f'min by (cell, target) (probe_ssl_earliest_cert_expiry{{target=~"{_names(targets)}"}})'
+                        f" - time() < {days * 86400}",
+                "for": "10m",
+                "labels": {"severity": severity, "threshold_days": str(days)},
+                "annotations": {"summary": f"certificate of {{{{ $labels.target }}}} expires within {days} days"},
+            })
+    return {"groups": [{"name": "uptime", "rules": out}]}
+
+
+def rules_test(config: Config) -> dict[str, Any]:
+    """promtool unit tests: one location failing pages nobody, a quorum failing pages once per target."""
+    th = config.thresholds
+    target = config.targets[0]
+    step = int(target.interval)
+    minutes = int((th.down_after + 2) * step)
+    locations = list(config.monitor.locations)
+    failing = locations[: th.quorum]
+    healthy = locations[th.quorum:]
+    series = []
+    for location in locations:
+        bad = location in failing
+        values = f"0x{minutes // step}" if bad else f"1x{minutes // step}"
+        series.append({"series": f'probe_success{{job="{JOB_PREFIX}{location}", target="{target.name}", '
+                                 f'cell="{target.cell}", location="{location}"}}', "values": values})
+    fire_at = (th.down_after - 1) * step
+    tests: list[dict[str, Any]] = [{
+        "interval": f"{step}s",
+        "input_series": series,
+        "alert_rule_test": [
+            {"eval_time": f"{max(fire_at - step, 0)}s" if fire_at else "0s", "alertname": "UptimeTargetDown",
+             "exp_alerts": [] if fire_at else [_expected(target, len(failing), th.quorum)]},
+            {"eval_time": f"{fire_at + step}s", "alertname": "UptimeTargetDown",
+             "exp_alerts": [_expected(target, len(failing), th.quorum)]},
+        ],
+    }]
+    if len(locations) > th.quorum > 1 or healthy:
+        # Fewer failing locations than the quorum: nobody is paged.
+        few = locations[: th.quorum - 1]
+        tests.append({
+            "interval": f"{step}s",
+            "input_series": [{"series": f'probe_success{{job="{JOB_PREFIX}{loc}", target="{target.name}", '
+                                        f'cell="{target.cell}", location="{loc}"}}',
+                              "values": f"{0 if loc in few else 1}x{minutes // step}"} for loc in locations],
+            "alert_rule_test": [{"eval_time": f"{minutes}s", "alertname": "UptimeTargetDown", "exp_alerts": []}],
+        })
+    return {"rule_files": ["rules.yml"], "evaluation_interval": f"{min(step, 15)}s", "tests": tests}
+
+
+def _expected(target: Target, value: int, quorum: int) -> dict[str, Any]:
+    return {"exp_labels": {"severity": "page", "cell": target.cell, "target": target.name,
+                           "check_interval": _seconds(target.interval)},
+            "exp_annotations": {"summary": f"{target.name} in cell {target.cell} fails from {value} location(s) "
+                                           f"(quorum {quorum})"}}
+
+
+def _clock(value: time) -> str:
+    return "24:00" if value.hour == 23 and value.minute == 59 else f"{value.hour:02d}:{value.minute:02d}"
+
+
+def alertmanager(config: Config, monitor_url: str) -> dict[str, Any]:
+    """Routes per cell and severity, maintenance mute intervals, email plus the SMS webhook."""
+    intervals = []
+    for window in config.maintenance:
+        days = [WEEKDAYS[d] for d in window.days]
+        if window.start < window.end:
+            times = [{"start_time": _clock(window.start), "end_time": _clock(window.end)}]
+            ranges = [{"weekdays": days, "times": times, "location": window.zone.key}]
+        else:  # crosses midnight: the evening of each day and the morning after
+            ranges = [
+                {"weekdays": days, "times": [{"start_time": _clock(window.start), "end_time": "24:00"}],
+                 "location": window.zone.key},
+                {"weekdays": [WEEKDAYS[(d + 1) % 7] for d in window.days],
+                 "times": [{"start_time": "00:00", "end_time": _clock(window.end)}], "location": window.zone.key},
+            ]
+        intervals.append({"name": window.name, "time_intervals": ranges})
+    emails = sorted({p.email for p in config.people.values() if p.email})
+    email_channel = next((c for c in config.channels.values() if c.type == "email"), None)
+    email_receiver: dict[str, Any] = {"name": "uptime-email"}
+    if email_channel and emails:
+        opts = email_channel.options
+        email_config: dict[str, Any] = {"to": ", ".join(emails), "from": str(opts["from"]),
+                                        "smarthost": f"{opts['host']}:{opts.get('port', 587)}",
+                                        "require_tls": bool(opts.get("starttls", True)), "send_resolved": True}
+        if opts.get("username"):
+            email_config["auth_username"] = str(opts["username"])
+            email_config["auth_password_file"] = "/etc/alertmanager/smtp_password"  # noqa: S105 - a path
+        email_receiver["email_configs"] = [email_config]
+    sms_receiver = {"name": "uptime-sms", "webhook_configs": [
+        {"url": f"{monitor_url.rstrip('/')}/alertmanager", "send_resolved": True, "max_alerts": 0}]}
+    routes = []
+    for cell in config.cells():
+        muted = [w.name for w in config.maintenance if cell in w.cells]
+        page: dict[str, Any] = {"matchers": ['severity="page"'], "receiver": "uptime-sms", "continue": True}
+        page_mail: dict[str, Any] = {"matchers": ['severity="page"'], "receiver": "uptime-email"}
+        warn: dict[str, Any] = {"matchers": ['severity="warning"'], "receiver": "uptime-email"}
+        for route in (page, page_mail, warn):
+            if muted:
+                route["mute_time_intervals"] = muted
+        routes.append({"matchers": [f'cell="{cell}"'], "receiver": "uptime-email", "group_by": ["cell"],
+                       "routes": [page, page_mail, warn]})
+    return {
+        "route": {"receiver": "uptime-email", "group_by": ["cell"],
+                  "group_wait": _seconds(config.thresholds.group_wait) if config.thresholds.group_wait else "10s",
+                  "group_interval": "5m",
+                  "repeat_interval": _seconds(config.escalation.reminder_every or 4 * 3600), "routes": routes},
+        "inhibit_rules": [{"source_matchers": ['severity="page"'], "target_matchers": ['severity="warning"'],
+                           "equal": ["cell"]}],
+        "time_intervals": intervals,
+        "receivers": [email_receiver, sms_receiver],
+    }
+
+
+def write(config: Config, out: str | Path, monitor_url: str | None = None,
+          blackbox_address: str = "127.0.0.1:9115", alertmanager_address: str = "127.0.0.1:9093") -> list[Path]:
+    """Write all files into ``out``; return their paths."""
+    directory = Path(out)
+    directory.mkdir(parents=True, exist_ok=True)
+    documents = {
+        "blackbox.yml": blackbox(config),
+        "prometheus.yml": prometheus(config, blackbox_address, alertmanager=alertmanager_address),
+        "rules.yml": rules(config),
+        "rules_test.yml": rules_test(config),
+        "alertmanager.yml": alertmanager(config, monitor_url or config.monitor.public_url),
+    }
+    paths = []
+    for name, document in documents.items():
+        path = directory / name
+        path.write_text(f"# generated by `uptime export prometheus` from {config.source}; do not edit\n"
+                        + yaml.safe_dump(document, sort_keys=False, width=120), encoding="utf-8")
+        paths.append(path)
+    return paths

@@ -1,0 +1,95 @@
+"""A jittered probe schedule with bounded concurrency: one slow target never delays the others."""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from uptime.config import Target
+from uptime.probe import Result, probe
+
+log = logging.getLogger("uptime.scheduler")
+
+ProbeFn = Callable[[Target, str], Result]
+
+
+def _default_probe(target: Target, location: str) -> Result:
+    return probe(target, location)
+
+
+class Scheduler:
+    """Runs every target at its interval (± jitter) on a pool of ``concurrency`` worker threads.
+
+    A target whose previous probe is still running skips its slot instead of queueing behind itself, so a
+    hanging target costs at most one worker and never more than its own timeout.
+    """
+
+    def __init__(self, targets: list[Target], location: str, concurrency: int,
+                 probe_fn: ProbeFn | None = None, rng: random.Random | None = None,
+                 jitter: float = 0.1) -> None:
+        self.targets = targets
+        self.location = location
+        self.probe_fn = probe_fn or _default_probe
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self.jitter = jitter
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="probe")
+        self.results: queue.Queue[Result] = queue.Queue()
+        self.in_flight: set[str] = set()
+        self.lock = threading.Lock()
+        self.skipped = 0
+        self.started = 0
+        # Spread the first probes over one interval so 1,000 targets do not all fire in the same instant.
+        start = time.monotonic()
+        self.heap = [(start + self.rng.uniform(0, t.interval), i) for i, t in enumerate(targets)]
+        heapq.heapify(self.heap)
+
+    def _next_delay(self, target: Target) -> float:
+        spread = min(self.jitter * target.interval, 5.0)
+        return target.interval + self.rng.uniform(-spread, spread)
+
+    def _done(self, name: str, future: Future[Result]) -> None:
+        with self.lock:
+            self.in_flight.discard(name)
+        exc = future.exception()
+        if exc is not None:  # a bug in a prober must not stop monitoring the others
+            log.error("probe of %s crashed: %r", name, exc)
+            return
+        self.results.put(future.result())
+
+    def due(self, now: float) -> float:
+        """Start every probe that is due at monotonic time ``now``; return when the next one is due."""
+        while self.heap and self.heap[0][0] <= now:
+            due, index = heapq.heappop(self.heap)
+            target = self.targets[index]
+            heapq.heappush(self.heap, (max(due + self._next_delay(target), now), index))
+            with self.lock:
+                if target.name in self.in_flight:
+                    self.skipped += 1
+                    continue
+                self.in_flight.add(target.name)
+            self.started += 1
+            future = self.pool.submit(self.probe_fn, target, self.location)
+            future.add_done_callback(functools.partial(self._done, target.name))
+        return self.heap[0][0] if self.heap else now + 1.0
+
+    def drain(self, timeout: float) -> list[Result]:
+        """Results that arrived, waiting up to ``timeout`` for the first one."""
+        out: list[Result] = []
+        try:
+            out.append(self.results.get(timeout=max(timeout, 0.0)))
+            while True:
+                out.append(self.results.get_nowait())
+        except queue.Empty:
+            pass
+        return out
+
+    def shutdown(self) -> None:
+        """Stop accepting work; running probes finish within their timeouts."""
+        self.pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,112 @@
+"""Generated Prometheus, blackbox_exporter and Alertmanager files pass the real tools' checks."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from uptime import config, promexport
+
+from tests.monitoring.conftest import Pki
+from tests.monitoring.helpers import base_config
+
+pytestmark = pytest.mark.prometheus
+
+
+def run(*cmd: str, cwd: Path) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def exported(tmp_path: Path, pki: Pki) -> tuple[Path, config.Config]:
+    targets: list[dict[str, Any]] = [
+        {"name": "eu-healthz", "cell": "eu", "url": "https://eu.example.com/healthz", "ca_file": str(pki.ca_file),
+         "body_contains": "ok (v1.2)", "interval": "10s", "timeout": "5s"},
+        {"name": "eu-readyz", "cell": "eu", "url": "https://eu.example.com/readyz", "cert_warn_days": 30},
+        {"name": "us.healthz", "cell": "us", "url": "http://us.example.com/healthz", "body_regex": "^ok$"},
+    ]
+    channels = {"mail": {"type": "email", "host": "smtp.example.com", "port": 587, "username": "u",
+                         "password_env": "PW", "from": "uptime@example.com"},
+                "sms": {"type": "outbox", "directory": str(tmp_path / "sms")}}
+    doc = base_config(tmp_path, targets, channels, maintenance=[
+        {"name": "us-sunday", "cells": ["us"], "timezone": "America/Los_Angeles", "days": ["sunday"],
+         "start": "06:00", "end": "09:00"},
+        {"name": "eu-night", "cells": ["eu"], "timezone": "Europe/Berlin", "days": ["saturday"],
+         "start": "23:00", "end": "01:00"}])
+    doc["monitor"]["locations"] = ["frankfurt", "virginia", "sydney"]
+    doc["thresholds"] = {"down_after": 3, "up_after": 2, "quorum": 2}
+    cfg = config.parse(doc)
+    out = tmp_path / "prom"
+    promexport.write(cfg, out, "http://127.0.0.1:8470")
+    return out, cfg
+
+
+def test_promtool_and_amtool_accept_the_files(exported: tuple[Path, config.Config]) -> None:
+    out, _ = exported
+    assert "SUCCESS" in run("promtool", "check", "config", "prometheus.yml", cwd=out)
+    assert "SUCCESS: 5 rules found" in run("promtool", "check", "rules", "rules.yml", cwd=out)
+    assert "SUCCESS" in run("promtool", "test", "rules", "rules_test.yml", cwd=out)
+    assert "SUCCESS" in run("amtool", "check-config", "alertmanager.yml", cwd=out)
+    assert "Config file is ok" in run("prometheus-blackbox-exporter", "--config.check",
+                                      "--config.file=blackbox.yml", cwd=out)
+
+
+def test_rules_encode_quorum_and_thresholds(exported: tuple[Path, config.Config]) -> None:
+    out, _ = exported
+    rules = yaml.safe_load((out / "rules.yml").read_text())["groups"][0]["rules"]
+    down = [r for r in rules if r["alert"] == "UptimeTargetDown"]
+    # 3 consecutive failures at 10 s and 30 s intervals: the third failure comes 2 intervals after the first.
+    assert [(r["for"], r["expr"].endswith(">= 2")) for r in down] == [("20s", True), ("60s", True)]
+    assert 'target=~"us\\\\.healthz"' in down[1]["expr"] or 'us\\\\.healthz' in down[1]["expr"]
+    certs = {r["alert"]: r["expr"] for r in rules if r["alert"].startswith("UptimeCertificate")}
+    assert certs["UptimeCertificateCritical"].endswith("- time() < 604800")
+    tests = yaml.safe_load((out / "rules_test.yml").read_text())["tests"]
+    assert len(tests) == 2  # a quorum fires; one location short of it does not
+
+
+def test_alertmanager_routes_groups_inhibits_and_mutes(exported: tuple[Path, config.Config]) -> None:
+    out, _ = exported
+    am = yaml.safe_load((out / "alertmanager.yml").read_text())
+    assert am["route"]["group_by"] == ["cell"]
+    eu = next(r for r in am["route"]["routes"] if r["matchers"] == ['cell="eu"'])
+    assert [r["receiver"] for r in eu["routes"]] == ["uptime-sms", "uptime-email", "uptime-email"]
+    assert eu["routes"][0]["mute_time_intervals"] == ["eu-night"]
+    night = next(t for t in am["time_intervals"] if t["name"] == "eu-night")["time_intervals"]
+    assert night == [
+        {"weekdays": ["saturday"], "times": [{"start_time": "23:00", "end_time": "24:00"}],
+         "location": "Europe/Berlin"},
+        {"weekdays": ["sunday"], "times": [{"start_time": "00:00", "end_time": "01:00"}], "location": "Europe/Berlin"},
+    ]
+    assert am["inhibit_rules"] == [{"source_matchers": ['severity="page"'], "target_matchers": ['severity="warning"'],
+                                    "equal": ["cell"]}]
+    sms = next(r for r in am["receivers"] if r["name"] == "uptime-sms")
+    assert sms["webhook_configs"][0]["url"] == "http://127.0.0.1:8470/alertmanager"
+
+
+def test_prometheus_jobs_one_per_location(exported: tuple[Path, config.Config]) -> None:
+    out, _ = exported
+    prom = yaml.safe_load((out / "prometheus.yml").read_text())
+    assert [j["job_name"] for j in prom["scrape_configs"]] == ["uptime-frankfurt", "uptime-virginia", "uptime-sydney"]
+    blackbox = yaml.safe_load((out / "blackbox.yml").read_text())["modules"]
+    assert blackbox["uptime_eu_healthz"]["http"]["fail_if_body_not_matches_regexp"] == [r"ok\ \(v1\.2\)"]
+    assert blackbox["uptime_us_healthz"]["http"]["fail_if_body_not_matches_regexp"] == ["^ok$"]
+
+
+@pytest.mark.parametrize(("down_after", "quorum", "locations"),
+                         [(1, 1, ["local"]), (2, 3, ["a", "b", "c"]), (4, 1, ["a", "b"])])
+def test_generated_rule_tests_pass_for_other_thresholds(tmp_path: Path, down_after: int, quorum: int,
+                                                        locations: list[str]) -> None:
+    cfg = config.parse({"monitor": {"locations": locations},
+                        "thresholds": {"down_after": down_after, "quorum": quorum},
+                        "targets": [{"name": "eu.api", "cell": "eu", "url": "https://eu.example.com/",
+                                     "interval": "15s"}]})
+    promexport.write(cfg, tmp_path)
+    assert "SUCCESS" in run("promtool", "test", "rules", "rules_test.yml", cwd=tmp_path)
+    expected_for = f"{(down_after - 1) * 15}s"
+    rules = yaml.safe_load((tmp_path / "rules.yml").read_text())["groups"][0]["rules"]
+    assert rules[0]["for"] == expected_for

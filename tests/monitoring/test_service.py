@@ -1,0 +1,187 @@
+"""The running monitor in real time: probes on a schedule, pages through the outbox, serves HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+from uptime import config, tokens
+from uptime.config import Target
+from uptime.probe import Result, probe
+from uptime.scheduler import Scheduler
+from uptime.service import Service
+
+from tests.monitoring.conftest import TargetServer
+from tests.monitoring.helpers import base_config
+
+
+def wait_for(check: Callable[[], object], timeout: float = 15.0) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture
+def running(tmp_path: Path, http_target: Callable[[], TargetServer]) -> Iterator[tuple[Service, list[TargetServer]]]:
+    servers = [http_target(), http_target()]
+    targets = [{"name": f"eu-{i}", "cell": "eu", "url": s.url(), "interval": "1s", "timeout": "0.5s"}
+               for i, s in enumerate(servers)]
+    doc = base_config(tmp_path, targets, {"sms": {"type": "outbox", "directory": str(tmp_path / "outbox")}})
+    # Probes are jittered, so the two targets fail a moment apart; group_wait makes it one 2/2 page.
+    doc["thresholds"]["group_wait"] = "2s"
+    service = Service(config.parse(doc), environ={"UPTIME_ACK_SECRET": "k", "UPTIME_AGENT_KEY": "agent-key"},
+                      host="127.0.0.1", port=0)
+    thread = threading.Thread(target=service.run, daemon=True)
+    thread.start()
+    yield service, servers
+    service.stop()
+    thread.join(10)
+
+
+def test_outage_reaches_the_outbox_and_ack_link_works(running: tuple[Service, list[TargetServer]],
+                                                      tmp_path: Path) -> None:
+    service, servers = running
+    base = f"http://127.0.0.1:{service.server.port}"
+    for server in servers:
+        server.behaviour.status = 502
+    files = wait_for(lambda: sorted((tmp_path / "outbox").glob("*.sms")) if (tmp_path / "outbox").exists() else [])
+    assert isinstance(files, list)
+    assert len(files) == 1
+    text = files[0].read_text()
+    assert text.startswith("To: +15550111\n\n[slotstack] DOWN eu 2/2 checks since ")
+    token = tokens.sign(1, b"k")
+    assert f"Ack: https://uptime.example.com/ack/{token}" in text
+
+    page = requests.get(f"{base}/ack/{token}", timeout=5)
+    assert page.status_code == 200
+    assert "<form method=post>" in page.text
+    assert service.store.value("SELECT acked_at FROM incidents WHERE id = 1") is None
+    forged = requests.post(f"{base}/ack/1.AAAAAAAAAAAAAAAAAAAAAA", data={"by": "mallory"}, timeout=5)
+    assert forged.status_code == 403
+    assert "not valid" in forged.json()["error"]
+    acked = requests.post(f"{base}/ack/{token}", data={"by": "alice"}, timeout=5)
+    assert acked.json() == {"incident": 1, "acknowledged": True, "already": False}
+    assert service.store.value("SELECT acked_by FROM incidents WHERE id = 1") == "alice"
+
+    metrics = requests.get(f"{base}/metrics", timeout=5).text
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(metrics) for s in family.samples}
+    assert samples[("probe_success", (("cell", "eu"), ("location", "local"), ("target", "eu-0")))] == 0
+    assert samples[("probe_http_status_code", (("cell", "eu"), ("location", "local"), ("target", "eu-1")))] == 502
+    assert samples[("uptime_incidents_open", (("cell", "eu"),))] == 1
+    assert samples[("uptime_notifications_total", (("channel", "sms"), ("result", "success")))] == 1
+    assert samples[("uptime_probe_errors_total", (("kind", "status"),))] >= 4
+
+
+def test_http_errors_are_4xx_with_a_reason(running: tuple[Service, list[TargetServer]]) -> None:
+    service, _ = running
+    base = f"http://127.0.0.1:{service.server.port}"
+    assert requests.get(f"{base}/nope", timeout=5).status_code == 404
+    put = requests.put(f"{base}/metrics", timeout=5)
+    assert (put.status_code, put.headers["Allow"]) == (405, "GET, HEAD, POST")
+    huge = requests.post(f"{base}/alertmanager", data=b"x" * (5 << 20), timeout=10)
+    assert huge.status_code == 413
+    assert "over the 4194304 byte limit" in huge.json()["error"]
+    home = requests.get(f"{base}/", timeout=5, allow_redirects=False)
+    assert (home.status_code, home.headers["Location"]) == (302, "/status/")
+    assert requests.get(f"{base}/status/../uptime.db", timeout=5).status_code == 404
+    assert requests.post(f"{base}/ingest", data=b"{}", timeout=5).status_code == 401
+    bad = requests.post(f"{base}/alertmanager", data=b'{"version": "3"}', timeout=5)
+    assert bad.status_code == 400
+    assert "version" in bad.json()["error"]
+    assert requests.post(f"{base}/alertmanager", data=b"not json", timeout=5).status_code == 400
+    reply = wait_for(lambda: (r := requests.get(f"{base}/status/status.json", timeout=5)).ok and r)
+    assert isinstance(reply, requests.Response)
+    assert [c["cell"] for c in reply.json()["cells"]] == ["eu"]
+    html = requests.get(f"{base}/status/", timeout=5)
+    assert html.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "<svg" in html.text
+
+
+def test_slow_target_does_not_delay_the_others(http_target: Callable[[], TargetServer]) -> None:
+    slow, fast = http_target(), http_target()
+    slow.behaviour.delay = 3.0
+    targets = [Target(name="slow", cell="us", url=slow.url(), interval=1.0, timeout=2.5)] + [
+        Target(name=f"fast-{i}", cell="us", url=fast.url(), interval=1.0, timeout=1.0) for i in range(3)]
+    scheduler = Scheduler(targets, "local", concurrency=2)
+    results: list[Result] = []
+    start = time.monotonic()
+    while time.monotonic() - start < 4.0:
+        wake = scheduler.due(time.monotonic())
+        results += scheduler.drain(min(max(wake - time.monotonic(), 0), 0.1))
+    scheduler.shutdown()
+    counts = {name: sum(r.target == name for r in results) for name in ("slow", "fast-0", "fast-1", "fast-2")}
+    # Each fast target keeps its 1 s rhythm (3-5 probes in 4 s) although the slow one holds a worker.
+    assert all(3 <= counts[f"fast-{i}"] <= 5 for i in range(3)), counts
+    assert counts["slow"] <= 2
+    assert scheduler.skipped >= 1
+
+
+def test_first_probes_are_spread_over_the_interval() -> None:
+    targets = [Target(name=f"t{i}", cell="us", url="http://127.0.0.1:1/", interval=30.0, timeout=1.0)
+               for i in range(200)]
+    scheduler = Scheduler(targets, "local", concurrency=1)
+    offsets = sorted(due - min(d for d, _ in scheduler.heap) for due, _ in scheduler.heap)
+    scheduler.shutdown()
+    assert offsets[-1] > 25  # not all at once...
+    assert sum(1 for o in offsets if o < 3) < 50  # ...and no thundering herd in the first tenth
+
+
+def test_probe_results_round_trip_through_json() -> None:
+    result = probe(Target(name="x", cell="us", url="http://127.0.0.1:1/", timeout=0.5))
+    assert Result(**json.loads(json.dumps(result.__dict__))) == result
+
+
+def test_generated_ack_key_survives_a_restart(tmp_path: Path) -> None:
+    cfg = config.parse(base_config(tmp_path, [{"name": "us-a", "cell": "us", "url": "http://127.0.0.1:9/"}], {}))
+    first = Service(cfg, environ={}, port=0)
+    key = first.secret
+    first.close()
+    second = Service(cfg, environ={}, port=0)
+    try:
+        assert second.secret == key  # ack links sent before the restart keep working
+        assert len(key) >= 32
+    finally:
+        second.close()
+    configured = Service(cfg, environ={"UPTIME_ACK_SECRET": "from-env"}, port=0)
+    configured.close()
+    assert configured.secret == b"from-env"
+
+
+def test_a_hanging_smtp_server_does_not_delay_the_sms(tmp_path: Path, http_target: Callable[[], TargetServer]) -> None:
+    import socket
+
+    tarpit = socket.socket()
+    tarpit.bind(("127.0.0.1", 0))
+    tarpit.listen(8)  # accepts connections (kernel backlog) and never says a word
+    server = http_target()
+    server.behaviour.status = 500
+    channels = {"sms": {"type": "outbox", "directory": str(tmp_path / "outbox")},
+                "mail": {"type": "email", "host": "127.0.0.1", "port": tarpit.getsockname()[1], "starttls": False,
+                         "from": "u@example.com", "timeout": "6s"}}
+    steps = [{"after": "0s", "notify": ["oncall"], "channels": ["mail", "sms"]}]
+    targets = [{"name": "us-a", "cell": "us", "url": server.url(), "interval": "1s", "timeout": "0.5s"}]
+    service = Service(config.parse(base_config(tmp_path, targets, channels, steps)),
+                      environ={"UPTIME_ACK_SECRET": "k"}, port=0)
+    thread = threading.Thread(target=service.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: service.store.value("SELECT COUNT(*) FROM notifications") == 2, timeout=10)
+        planned = time.monotonic()
+        wait_for(lambda: list((tmp_path / "outbox").glob("*.sms")), timeout=10)
+        assert time.monotonic() - planned < 3  # the SMS went out while the email is stuck in SMTP
+        assert service.store.value("SELECT status FROM notifications WHERE channel = 'mail'") == "pending"
+    finally:
+        service.stop()
+        thread.join(30)
+        tarpit.close()
