@@ -15,6 +15,9 @@ from infra.environment import Environment
 from infra.uptime_aws import cloudinit, config
 from infra.uptime_aws.site import SERVICE_PORT, MonitorSite, MonitorSiteArgs
 
+# Agents ask each other before their dead man's switch pages, so that only one of them does.
+PEER_PORT = 8471
+
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
@@ -82,6 +85,16 @@ class UptimeDeployment(pulumi.ComponentResource):
                 ip_protocol="tcp", from_port=SERVICE_PORT, to_port=SERVICE_PORT,
                 cidr_ipv4=site.eip.public_ip.apply(lambda ip: f"{ip}/32"),
                 description=f"probe agent in {site.region}", tags=args.tags, opts=on_core)
+        for site in agents:
+            for other in agents:
+                if other is site:
+                    continue
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-peer-{site.region}-from-{other.region}", security_group_id=site.security_group.id,
+                    ip_protocol="tcp", from_port=PEER_PORT, to_port=PEER_PORT,
+                    cidr_ipv4=other.eip.public_ip.apply(lambda ip: f"{ip}/32"),
+                    description=f"peer agent in {other.region} (dead man's switch)", tags=args.tags,
+                    opts=pulumi.ResourceOptions(parent=self, provider=site.provider))
         cloudfront_range = aws.ec2.get_managed_prefix_list_output(
             name="com.amazonaws.global.cloudfront.origin-facing", opts=pulumi.InvokeOptions(provider=core_provider))
         aws.vpc.SecurityGroupIngressRule(
@@ -146,10 +159,16 @@ class UptimeDeployment(pulumi.ComponentResource):
             if site is core:
                 aws.ssm.Parameter(f"{name}-{region}-ack-secret", name=f"{prefix}UPTIME_ACK_SECRET",
                                   type="SecureString", value=ack_secret.result, tags=args.tags, opts=on_site)
-            command = ("/opt/uptime/bin/uptime run --config /etc/uptime/uptime.yaml" if site is core else
-                       pulumi.Output.concat("/opt/uptime/bin/uptime agent --config /etc/uptime/uptime.yaml ",
-                                            f"--location {region} --core http://", core.eip.public_ip,
-                                            f":{SERVICE_PORT}"))
+            command: pulumi.Input[str]
+            if site is core:
+                command = "/opt/uptime/bin/uptime run --config /etc/uptime/uptime.yaml"
+            else:
+                peers = [pulumi.Output.concat(" --peer http://", other.eip.public_ip, f":{PEER_PORT}")
+                         for other in agents if other is not site]
+                command = pulumi.Output.concat(
+                    "/opt/uptime/bin/uptime agent --config /etc/uptime/uptime.yaml ",
+                    f"--location {region} --listen 0.0.0.0:{PEER_PORT} --core http://", core.eip.public_ip,
+                    f":{SERVICE_PORT}", *peers)
             site.launch(f"{name}-{region}", pulumi.Output.all(site.wheel_url, command).apply(
                 _user_data(site, "core" if site is core else f"agent {region}", prefix, config_parameter)))
 

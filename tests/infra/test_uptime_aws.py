@@ -56,8 +56,9 @@ def test_instances_are_hardened(plan: Plan) -> None:
 
 
 def test_core_admits_only_the_agents_and_cloudfront(plan: Plan) -> None:
-    rules = plan.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
     eips = {plan.aws_region_of(e): e for e in plan.of_type("aws:ec2/eip:Eip")}
+    rules = [r for r in plan.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+             if plan.aws_region_of(r) == "us-east-2"]
     assert len(rules) == 3
     cidrs = sorted(r.inputs["cidrIpv4"] for r in rules if "cidrIpv4" in r.inputs)
     # Each agent's own Elastic IP, and not the core's.
@@ -144,3 +145,25 @@ def test_secrets_go_to_parameter_store_as_secure_strings(plan: Plan) -> None:
     names = {p.inputs["name"] for p in params}
     assert {"/slotstack/prod/uptime/UPTIME_AGENT_KEY", "/slotstack/prod/uptime/UPTIME_ACK_SECRET",
             "/slotstack/prod/uptime-config"} <= names
+
+
+def test_agents_admit_only_each_other_on_the_peer_port(plan: Plan) -> None:
+    eips = {plan.aws_region_of(e): e.outputs["publicIp"] for e in plan.of_type("aws:ec2/eip:Eip")}
+    peer_rules = [r for r in plan.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+                  if plan.aws_region_of(r) != "us-east-2"]
+    admitted = sorted((plan.aws_region_of(r), r.inputs["cidrIpv4"], r.inputs["fromPort"]) for r in peer_rules)
+    assert admitted == sorted([("eu-west-1", f"{eips['ap-southeast-2']}/32", 8471),
+                               ("ap-southeast-2", f"{eips['eu-west-1']}/32", 8471)])
+    for vm in _instances(plan):
+        if plan.aws_region_of(vm) == "eu-west-1":
+            unit = next(f for f in _cloud_config(vm)["write_files"] if f["path"].endswith("uptime.service"))
+            assert f"--peer http://{eips['ap-southeast-2']}:8471" in unit["content"]
+            assert f"--core http://{eips['us-east-2']}:8470" in unit["content"]
+
+
+def test_generated_config_is_accepted_by_the_monitor(plan: Plan) -> None:
+    from uptime import config as uptime_config
+
+    parsed = uptime_config.parse(yaml.safe_load(plan.outputs["config"]), "generated")
+    assert {t.cell for t in parsed.targets} == {"us", "eu", "au"}
+    assert parsed.thresholds.quorum == 2

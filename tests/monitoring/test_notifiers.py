@@ -181,6 +181,11 @@ def test_email_over_starttls_with_auth(pki: Pki) -> None:
         build(channel("email", **options), {"SMTP_PW": "mail-pass"}).send(FIRING, "alice@example.com")
         assert logins == [(b"uptime", b"mail-pass")]
         assert sink.messages[0][1] == ["alice@example.com"]
+        # Amazon SES: the SMTP user is an access key id, so it may come from the environment too.
+        from_env = {k: v for k, v in options.items() if k != "username"} | {"username_env": "SMTP_USER"}
+        build(channel("email", **from_env), {"SMTP_USER": "AKIAEXAMPLE", "SMTP_PW": "ses-pass"}).send(
+            FIRING, "bob@example.com")
+        assert logins[-1] == (b"AKIAEXAMPLE", b"ses-pass")
         with pytest.raises(NotifyError, match="SSLCertVerificationError"):
             build(channel("email", **{**options, "ca_file": None}), {"SMTP_PW": "mail-pass"}).send(
                 FIRING, "alice@example.com")

@@ -9,20 +9,26 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from uptime.config import Channel
+from uptime.configparse import ConfigError
 from uptime.notice import Notice, email_html, email_subject, email_text
 from uptime.notify.base import NotifyError, options, secret
 
-_OPTIONS = ["host", "port", "starttls", "ca_file", "username", "password_env", "from", "timeout"]
+_OPTIONS = ["host", "port", "starttls", "ca_file", "username", "username_env", "password_env", "from", "timeout"]
 
 
 def validate(channel: Channel) -> None:
-    """``host`` and ``from`` are required; ``username`` needs ``password_env``."""
+    """``host`` and ``from`` are required; ``username`` (or ``username_env``) needs ``password_env``.
+
+    ``username_env`` is for providers whose SMTP user is itself a credential (Amazon SES: an access key id).
+    """
     sec = options(channel, _OPTIONS)
     sec.text("host")
     sec.integer("port", 587, 1, 65535)
     sec.flag("starttls", True)
     sec.text("from", pattern=r"[^@\s]+@[^@\s]+|.*<[^@\s]+@[^@\s]+>")
-    if sec.has("username"):
+    if sec.has("username") and sec.has("username_env"):
+        raise ConfigError(f"channels.{channel.name}: set username or username_env, not both")
+    if sec.has("username") or sec.has("username_env"):
         sec.text("password_env")
     sec.duration("timeout", "10s")
 
@@ -35,7 +41,7 @@ class EmailNotifier:
         self.host, self.port = sec.text("host"), sec.integer("port", 587)
         self.starttls = sec.flag("starttls", True)
         self.ca_file = sec.opt_str("ca_file")
-        self.username = sec.opt_str("username")
+        self.username = sec.opt_str("username") or secret(channel, "username", environ, required=False)
         self.password = secret(channel, "password", environ) if self.username else None
         self.sender = sec.text("from")
         self.timeout = sec.duration("timeout", "10s")
