@@ -35,6 +35,7 @@ class CellDatabase:
 
     @classmethod
     def of(cls, state: StateDir, cell: str, ports: tuple[int, int], synchronous: bool) -> CellDatabase:
+        """The pair of `cell` in `state`, nodes a and b on `ports`."""
         nodes = [Node(f"{cell}-{name}", state.node_dir(cell, name), port, state.logs / f"postgres-{cell}-{name}.log")
                  for name, port in zip(("a", "b"), ports, strict=True)]
         return cls(cell, state, nodes[0], nodes[1], synchronous)
@@ -58,6 +59,7 @@ class CellDatabase:
                              f"keep the newer one and delete the other, then run `slotstack up` to rebuild it")
 
     def standby(self) -> Node:
+        """The node that is not the primary."""
         primary = self.primary()
         return self.b if primary is self.a else self.a
 
@@ -95,11 +97,13 @@ class CellDatabase:
         }
 
     def configure_primary(self, node: Node, *, with_standby: bool) -> None:
+        """Write `node`'s settings as primary; synchronous only if a standby exists to wait for."""
         # With no standby to wait for, a synchronous setting would hang every commit: degrade until rebuilt.
         names = APPLICATION_NAME if self.synchronous and with_standby else ""
         node.configure(self.settings_for(node, primary_port=None, sync_names=names))
 
     def configure_standby(self, node: Node, primary: Node) -> None:
+        """Write `node`'s settings as standby of `primary` and mark it one (standby.signal)."""
         node.configure(self.settings_for(node, primary_port=primary.port, sync_names=""))
         signal = node.datadir / "standby.signal"
         signal.touch()
@@ -167,4 +171,5 @@ class CellDatabase:
             node.stop()
 
     def running(self) -> bool:
+        """True if either node runs."""
         return any(n.pid() is not None for n in self.nodes)

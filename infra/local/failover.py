@@ -71,7 +71,11 @@ def run(db: CellDatabase, url: str, tenant: Tenant, *, outbox: Path, say: Say, w
             say(f"{db.cell}: waiting {promote_after_s:.0f} s before promoting (slow detection)")
             time.sleep(promote_after_s)
         say(f"{db.cell}: promoting the replica {new.name} (port {new.port})")
-        new.promote()
+        try:
+            new.promote()
+        except SlotstackError as exc:
+            raise SlotstackError(f"{exc}. Cell {db.cell} has no primary now: `slotstack down` then `slotstack up` "
+                                 f"restarts {old.name} as primary with {new.name} as its replica") from None
         promoted_at = time.monotonic()
         db.configure_primary(new, with_standby=False)  # no standby yet: do not wait for one on commit
         new.reload()

@@ -56,12 +56,14 @@ class BookingLoad:
         self.run_id = uuid.uuid4().hex[:8]
 
     def start(self) -> None:
+        """Start the client threads."""
         for index in range(self.workers):
             thread = threading.Thread(target=self._work, args=(index,), name=f"load-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
     def stop(self) -> LoadResult:
+        """Stop the clients (each finishes its request in flight) and return what they saw."""
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=self.timeout_s + 5)

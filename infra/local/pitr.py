@@ -34,6 +34,7 @@ def parse_time(text: str) -> datetime:
 
 
 def free_port() -> int:
+    """A port the kernel just reported free on 127.0.0.1 (for short-lived scratch clusters)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

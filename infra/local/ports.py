@@ -22,6 +22,8 @@ PORTS_PER_CELL = 3
 
 @dataclass(frozen=True)
 class CellPorts:
+    """A cell's booking service and its two PostgreSQL nodes."""
+
     service: int
     db_a: int
     db_b: int
@@ -29,6 +31,8 @@ class CellPorts:
 
 @dataclass(frozen=True)
 class PortPlan:
+    """Every port of a stack."""
+
     smtp: int
     monitor: int
     cells: dict[str, CellPorts]

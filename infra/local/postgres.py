@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.errors import SlotstackError
+from infra.local.procs import group_members
 
 DB_SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
@@ -153,13 +154,21 @@ class Node:
             self.kill()
 
     def kill(self) -> None:
-        """kill -9 the postmaster, as a crash would; its backends notice and exit on their own."""
+        """kill -9 the server and all its backends at once, as losing the machine would.
+
+        Killing only the postmaster is gentler than a crash: its backends live on for a moment and
+        can still commit for clients already connected. pg_ctl starts the postmaster as a session
+        leader, so its process group is exactly the server.
+        """
         pid = self.pid()
         if pid is None:
             return
-        os.kill(pid, signal.SIGKILL)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and group_members(pid):
             time.sleep(0.02)
 
     def promote(self, timeout: float = 60) -> None:
@@ -170,16 +179,3 @@ class Node:
     def reload(self) -> None:
         """Re-read the configuration files (e.g. synchronous_standby_names)."""
         run_as_db_user(["pg_ctl", "-D", str(self.datadir), "reload"], what=f"reloading {self.name}")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    # A killed postmaster stays a zombie until its parent (init) reaps it; that is dead enough.
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False

@@ -58,6 +58,7 @@ def wait_until(check: Callable[[], bool], *, what: str, timeout: float, started:
 
 
 def http_ok(url: str) -> Callable[[], bool]:
+    """A check for `wait_until`: GET `url` answers 200."""
     def check() -> bool:
         try:
             return requests.get(url, timeout=2).status_code == 200
@@ -67,6 +68,7 @@ def http_ok(url: str) -> Callable[[], bool]:
 
 
 def port_open(port: int) -> Callable[[], bool]:
+    """A check for `wait_until`: something accepts TCP connections on 127.0.0.1:`port`."""
     def check() -> bool:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -105,6 +107,7 @@ def create_tenant(cell: str, *, slug: str, name: str, timezone: str, password: s
 
 
 def start_smtp(port: int, outbox: Path, log: Path) -> Started:
+    """The SMTP sink (infra.local.smtp_sink), once it accepts connections."""
     started = procs.spawn("smtp", [sys.executable, "-m", "infra.local.smtp_sink", "--port", str(port),
                                    "--outbox", str(outbox)], env=procs.process_env({}), log=log,
                           cwd=Path(__file__).resolve().parents[2])
@@ -119,6 +122,7 @@ def booking_env(cell: str, database_url: str, cell_urls: dict[str, str]) -> dict
 
 def start_booking(cell: str, port: int, *, database_url: str, secret_key: str, cell_urls: dict[str, str],
                   log: Path) -> Started:
+    """`booking serve` for one cell (not waited for: the caller polls /readyz)."""
     env = procs.process_env({**booking_env(cell, database_url, cell_urls), "SECRET_KEY": secret_key,
                              "DB_POOL_MIN": "1", "DB_POOL_MAX": "10"})
     argv = [program("booking"), "serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -126,5 +130,6 @@ def start_booking(cell: str, port: int, *, database_url: str, secret_key: str, c
 
 
 def start_monitor(config: Path, ack_secret: str, log: Path) -> Started:
+    """`uptime run` with the generated config (not waited for: the caller polls /status/)."""
     env = procs.process_env({"UPTIME_ACK_SECRET": ack_secret})
     return procs.spawn("monitor", [program("uptime"), "run", "--config", str(config)], env=env, log=log)

@@ -56,6 +56,7 @@ def serve(port: int, outbox: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Command line: --port and --outbox."""
     parser = argparse.ArgumentParser(description="SMTP sink that saves every message as .eml")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--outbox", type=Path, required=True)

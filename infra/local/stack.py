@@ -38,6 +38,7 @@ class Running:
     started: list[services.Started] = field(default_factory=list)
 
     def stop(self, say: Say) -> None:
+        """Stop everything started so far (see stop_in_order)."""
         stop_in_order([(r, p) for p, r in self.started], self.databases, say)
         self.started.clear()
         self.databases.clear()

@@ -40,6 +40,7 @@ def load(state: StateDir) -> dict[str, Any]:
 
 
 def load_or_empty(state: StateDir) -> dict[str, Any]:
+    """The last written state, or {} if there is none or it is unreadable."""
     try:
         return load(state)
     except SlotstackError:
@@ -47,6 +48,7 @@ def load_or_empty(state: StateDir) -> dict[str, Any]:
 
 
 def save(state: StateDir, data: dict[str, Any]) -> None:
+    """Write state.json atomically."""
     write_json(state.state_file, data)
 
 

@@ -44,7 +44,11 @@ def _call(session: requests.Session, method: str, url: str, expect: int, **kw: A
 
 def existing(base_url: str, slug: str) -> Tenant | None:
     """The tenant's first service and its staff, read from the public API; None if the slug is unknown."""
-    resp = requests.get(f"{base_url}/v1/public/{slug}/services", timeout=15)
+    try:
+        resp = requests.get(f"{base_url}/v1/public/{slug}/services", timeout=15)
+    except requests.RequestException as exc:
+        raise SlotstackError(f"GET {base_url}/v1/public/{slug}/services failed: {exc}; is the booking service "
+                             "running?") from None
     if resp.status_code in (404, 421):
         return None
     if resp.status_code != 200:
