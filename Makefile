@@ -19,7 +19,7 @@ setup:
 	@scripts/setup.sh
 
 test: setup
-	$(BIN)/pytest
+	ARTIFACTS_DIR=$(CURDIR)/tests/artifacts $(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check .
