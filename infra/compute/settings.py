@@ -71,32 +71,29 @@ class DeploySettings:
                                      "(expected 'ssh-ed25519 AAAA... comment'); never pass a private key")
 
 
+def _newest_wheel(package: str, dist: Path, source: Path) -> Path:
+    """The newest dist/<package>-*.whl, building one from `source` first when there is none."""
+    pattern = f"{package}-*-py3-none-any.whl"
+    wheels = sorted(dist.glob(pattern), key=lambda p: p.stat().st_mtime)
+    if not wheels:
+        if not (source / "pyproject.toml").exists():
+            raise SlotstackError(f"no {package} wheel in {dist} and no {source}/pyproject.toml to build one from")
+        subprocess.run([sys.executable, "-m", "build", "--wheel", str(source), "--outdir", str(dist)],
+                       check=True, capture_output=True)
+        wheels = sorted(dist.glob(pattern), key=lambda p: p.stat().st_mtime)
+        if not wheels:
+            raise SlotstackError(f"`python -m build --wheel {source}` produced no {package} wheel in {dist}")
+    return wheels[-1]
+
+
 def find_wheel(dist: Path = REPO / "dist", app: Path = REPO / "app") -> Wheel:
     """The newest dist/booking-*.whl, building one from app/ first when there is none."""
-    wheels = sorted(dist.glob("booking-*-py3-none-any.whl"), key=lambda p: p.stat().st_mtime)
-    if not wheels:
-        if not (app / "pyproject.toml").exists():
-            raise SlotstackError(f"no booking wheel in {dist} and no {app}/pyproject.toml to build one from")
-        subprocess.run([sys.executable, "-m", "build", "--wheel", str(app), "--outdir", str(dist)],
-                       check=True, capture_output=True)
-        wheels = sorted(dist.glob("booking-*-py3-none-any.whl"), key=lambda p: p.stat().st_mtime)
-        if not wheels:
-            raise SlotstackError(f"`python -m build --wheel {app}` produced no booking wheel in {dist}")
-    return Wheel.from_file(wheels[-1])
+    return Wheel.from_file(_newest_wheel("booking", dist, app))
 
 
 def find_uptime_wheel(dist: Path = REPO / "dist", source: Path = REPO / "monitoring") -> Path:
     """The newest dist/uptime-*.whl, building one from monitoring/ first when there is none."""
-    wheels = sorted(dist.glob("uptime-*-py3-none-any.whl"), key=lambda p: p.stat().st_mtime)
-    if not wheels:
-        if not (source / "pyproject.toml").exists():
-            raise SlotstackError(f"no uptime wheel in {dist} and no {source}/pyproject.toml to build one from")
-        subprocess.run([sys.executable, "-m", "build", "--wheel", str(source), "--outdir", str(dist)],
-                       check=True, capture_output=True)
-        wheels = sorted(dist.glob("uptime-*-py3-none-any.whl"), key=lambda p: p.stat().st_mtime)
-        if not wheels:
-            raise SlotstackError(f"`python -m build --wheel {source}` produced no uptime wheel in {dist}")
-    return wheels[-1]
+    return _newest_wheel("uptime", dist, source)
 
 
 def from_environ(keys: tuple[str, ...] | None = None) -> DeploySettings:
