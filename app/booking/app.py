@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -15,23 +16,57 @@ from psycopg_pool import PoolTimeout
 from starlette.concurrency import run_in_threadpool
 
 from booking import __version__
-from booking.api import account, bookings, catalog, ops, public, staff
+from booking.api import (
+    account,
+    bookings,
+    catalog,
+    credentials,
+    images,
+    integrations,
+    ops,
+    privacy,
+    public,
+    sessions,
+    staff,
+)
+from booking.auth import TokenHasher
 from booking.cells import CellDirectory, PeerLookup, http_peer_lookup
 from booking.context import Context, Fetcher
 from booking.db import make_pool
 from booking.errors import install_handlers
+from booking.headers import SecurityHeadersMiddleware
 from booking.ics import http_fetcher
+from booking.images import ImageStore, LocalImageStore, S3ImageStore
+from booking.keystore import KeyStore, LocalKeyStore
 from booking.observability import Metrics, ObservabilityMiddleware, configure_logging
+from booking.providers import Revoker, http_revoker
 from booking.settings import Settings
+from booking.throttle import LoginThrottle
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def image_store_from(settings: Settings, base_url: str) -> ImageStore | None:
+    """The cell's bucket when IMAGES_S3_BUCKET is set, else a local folder when IMAGES_DIR is, else none."""
+    if settings.images_s3_bucket:
+        import boto3
+
+        client = boto3.client("s3", region_name=settings.images_s3_region or None,
+                              endpoint_url=settings.images_s3_endpoint or None)
+        return S3ImageStore(client, settings.images_s3_bucket, cdn_url=settings.images_cdn_url,
+                            strict_residency=settings.images_strict_residency)
+    if settings.images_dir:
+        return LocalImageStore(Path(settings.images_dir), base_url)
+    return None
+
+
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
                peer_lookup: PeerLookup | None = None, fetch_ics: Fetcher | None = None,
-               registry: CollectorRegistry | None = None) -> FastAPI:
+               registry: CollectorRegistry | None = None, throttle: LoginThrottle | None = None,
+               keys: KeyStore | None = None, revoke: Revoker | None = None,
+               image_store: ImageStore | None = None) -> FastAPI:
     """Build the service for one cell; every collaborator that touches the outside world is injectable."""
     pool = make_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max,
                      timeout=settings.pool_timeout_s)
@@ -42,6 +77,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
         cells=CellDirectory(settings.cell, cell_urls, peer_lookup or http_peer_lookup(settings.peer_timeout_s)),
         fetch_ics=fetch_ics or http_fetcher(timeout_s=settings.ics_timeout_s, max_bytes=settings.ics_max_bytes,
                                             allow_private=settings.ics_allow_private),
+        tokens=TokenHasher.from_secret_key(settings.secret_key), throttle=throttle or LoginThrottle(clock),
+        keys=keys if keys is not None else (LocalKeyStore(Path(settings.key_dir)) if settings.key_dir else None),
+        revoke=revoke or http_revoker(settings.revoke_urls),
+        images=image_store if image_store is not None else image_store_from(settings, cell_urls[settings.cell]),
     )
 
     @asynccontextmanager
@@ -73,12 +112,15 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
     app.add_exception_handler(psycopg.DataError, bad_value)
     app.add_exception_handler(PoolTimeout, db_unavailable)
     app.add_exception_handler(psycopg.OperationalError, db_unavailable)
-    for module in (ops, account, staff, catalog, bookings, public):
+    for module in (ops, account, sessions, credentials, integrations, privacy, images, staff, catalog, bookings,
+                   public):
         app.include_router(module.router)
-    from booking import web
+    from booking import web, web_account
 
+    app.include_router(web_account.router)  # before the public page's /{slug}: /login and /account are reserved
     app.include_router(web.router)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, clock=time.perf_counter)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every response, errors included
     return app
 
 

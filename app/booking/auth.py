@@ -1,76 +1,120 @@
-"""Owner credentials and bearer tokens.
+"""Bearer tokens: format, keyed hashing, issuing, checking scopes, expiry and revocation.
 
-A token is `bk_<tenant id hex>_<secret>`: the tenant part lets the service scope the lookup to that
-tenant under row-level security (there is no global token table to leak), and only a SHA-256 of the
-256-bit secret is stored.
+A token is `<prefix>_<tenant id hex>_<secret>` with 256 random bits of secret. The prefix says what it is
+(`bk` from signup or a login, `bkp` a personal access token, `bka` an OAuth client-credentials access
+token, `bks` a web session) so leaked tokens are recognisable by secret scanners. The tenant part lets the
+service scope the lookup to that tenant under row-level security (there is no global token table). The
+database holds only HMAC-SHA256(server key, token): a copy of the database alone cannot forge or check one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-
-from argon2 import PasswordHasher
+from datetime import datetime
 
 from booking.db import Conn
 from booking.errors import ApiError
 
-TOKEN = re.compile(r"^bk_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
-MIN_PASSWORD = 15  # NIST SP 800-63B-4 minimum for single-factor passwords
-MAX_PASSWORD = 128
-
-_hasher = PasswordHasher()
+TOKEN = re.compile(r"^(bk|bkp|bka)_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
+SESSION = re.compile(r"^bks_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
+ALL = "*"
+# scope = area:access; `*` (login tokens and web sessions) is everything, including managing credentials
+SCOPES = ("bookings:read", "bookings:write", "catalog:read", "catalog:write", "tenant:read")
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a user of one tenant."""
+    """Who is calling: a user of one tenant, with what the credential allows."""
 
     tenant_id: uuid.UUID
     user_id: uuid.UUID
+    scopes: tuple[str, ...] = (ALL,)
+    via: str = "token"
+
+    def allows(self, scope: str) -> bool:
+        """Whether this credential may do `scope` (`area:read` is implied by `area:write`)."""
+        if ALL in self.scopes:
+            return True
+        area, _, access = scope.partition(":")
+        return scope in self.scopes or (access == "read" and f"{area}:write" in self.scopes)
 
 
-def hash_password(password: str) -> str:
-    """argon2id hash of a password that passed `check_password`."""
-    return _hasher.hash(password)
+class TokenHasher:
+    """Keyed hashes of secrets; the key is derived from SECRET_KEY and never stored in the database."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 32:
+            raise ValueError("the token hashing key must be at least 32 bytes")
+        self._key = key
+
+    @classmethod
+    def from_secret_key(cls, secret_key: str) -> TokenHasher:
+        """Derive the hashing key from the service's SECRET_KEY (domain-separated from its other uses)."""
+        return cls(hmac.new(secret_key.encode(), b"booking/token-hash/v1", hashlib.sha256).digest())
+
+    def digest(self, token: str) -> str:
+        """What the database stores for `token`."""
+        return hmac.new(self._key, token.encode(), hashlib.sha256).hexdigest()
 
 
-def check_password(password: str) -> None:
-    """Refuse passwords outside the allowed length, naming the rule."""
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise ApiError(422, f"owner.password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long, "
-                            f"got {len(password)}; a passphrase of several words works well")
+def new_token(prefix: str, tenant_id: uuid.UUID) -> str:
+    """A fresh token with 256 random bits."""
+    return f"{prefix}_{tenant_id.hex}_{secrets.token_urlsafe(32)}"
 
 
-def token_hash(secret: str) -> str:
-    """What the database stores for a token secret."""
-    return hashlib.sha256(secret.encode()).hexdigest()
+def check_scopes(scopes: Sequence[str]) -> tuple[str, ...]:
+    """Validate requested scopes, naming the unknown one."""
+    if not scopes:
+        raise ApiError(422, f"scopes must not be empty; allowed: {list(SCOPES)}")
+    for scope in scopes:
+        if scope not in SCOPES:
+            raise ApiError(422, f"scope {scope!r} is unknown; allowed: {list(SCOPES)}")
+    return tuple(sorted(set(scopes)))
 
 
-def issue_token(conn: Conn, tenant_id: uuid.UUID, user_id: uuid.UUID) -> str:
-    """Create a token for a user (inside that tenant's transaction) and return it; it is shown once."""
-    secret = secrets.token_urlsafe(32)
-    conn.execute("INSERT INTO api_tokens (tenant_id, user_id, token_hash) VALUES (%s, %s, %s)",
-                 (tenant_id, user_id, token_hash(secret)))
-    return f"bk_{tenant_id.hex}_{secret}"
+def issue_token(conn: Conn, hasher: TokenHasher, tenant_id: uuid.UUID, user_id: uuid.UUID, *,
+                kind: str = "login", name: str = "", scopes: Sequence[str] = (ALL,),
+                expires_at: datetime | None = None, client_id: uuid.UUID | None = None) -> tuple[str, str]:
+    """Store a new token (inside that tenant's transaction); returns (id, token). The token is shown once."""
+    token = new_token({"login": "bk", "pat": "bkp", "oauth": "bka"}[kind], tenant_id)
+    row = conn.execute(
+        "INSERT INTO api_tokens (tenant_id, user_id, token_hash, kind, name, scopes, expires_at, client_id) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (tenant_id, user_id, hasher.digest(token), kind, name, list(scopes), expires_at, client_id)).fetchone()
+    assert row is not None
+    return str(row["id"]), token
 
 
 def parse_bearer(header: str | None) -> tuple[uuid.UUID, str]:
-    """Split an Authorization header into tenant id and secret, or raise 401."""
+    """Split an Authorization header into tenant id and token, or raise 401."""
     if not header or not header.startswith("Bearer "):
         raise ApiError(401, "missing bearer token: send 'Authorization: Bearer <access_token from signup>'")
-    match = TOKEN.match(header.removeprefix("Bearer ").strip())
+    token = header.removeprefix("Bearer ").strip()
+    match = TOKEN.match(token)
     if match is None:
-        raise ApiError(401, "malformed bearer token: expected the access_token returned by signup")
-    return uuid.UUID(match.group(1)), match.group(2)
+        raise ApiError(401, "malformed bearer token: expected the access_token returned by signup, a personal "
+                            "access token (bkp_...) or an OAuth access token (bka_...)")
+    return uuid.UUID(match.group(2)), token
 
 
-def authenticate(conn: Conn, secret: str) -> uuid.UUID:
-    """Return the user id owning `secret` in the tenant the transaction is scoped to, or raise 401."""
-    row = conn.execute("SELECT user_id FROM api_tokens WHERE token_hash = %s", (token_hash(secret),)).fetchone()
+def authenticate(conn: Conn, hasher: TokenHasher, tenant_id: uuid.UUID, token: str, now: datetime) -> Principal:
+    """The principal owning `token` in the tenant the transaction is scoped to, or raise 401.
+
+    A revoked token's row is gone, so revocation takes effect on the very next request.
+    """
+    row = conn.execute("SELECT id, user_id, scopes, expires_at, last_used_at FROM api_tokens "
+                       "WHERE token_hash = %s", (hasher.digest(token),)).fetchone()
     if row is None:
         raise ApiError(401, "invalid or revoked token")
-    return uuid.UUID(str(row["user_id"]))
+    if row["expires_at"] is not None and row["expires_at"] <= now:
+        raise ApiError(401, f"token expired at {row['expires_at'].isoformat()}; create a new one")
+    last = row["last_used_at"]
+    if last is None or (now - last).total_seconds() >= 60:  # at most one write a minute per token
+        conn.execute("UPDATE api_tokens SET last_used_at = %s WHERE id = %s", (now, row["id"]))
+    return Principal(tenant_id, uuid.UUID(str(row["user_id"])), tuple(row["scopes"]))

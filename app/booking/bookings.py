@@ -55,7 +55,7 @@ def cancel_token(secret_key: str, tenant_id: uuid.UUID, booking_id: uuid.UUID) -
 
 def check_cancel_token(secret_key: str, tenant_id: uuid.UUID, booking_id: uuid.UUID, token: str) -> None:
     """403 unless `token` is the cancel token of this booking."""
-    if not hmac.compare_digest(cancel_token(secret_key, tenant_id, booking_id), token):
+    if not hmac.compare_digest(cancel_token(secret_key, tenant_id, booking_id).encode(), token.encode()):
         raise ApiError(403, "the cancel link is not valid for this booking; use the link from the confirmation")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from booking import migrate
+from booking.cli_tenant import TenantCliError
 from booking.errors import ApiError
 from booking.settings import SettingsError, parse_cell_urls
 
@@ -59,6 +60,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["DATABASE_URL"] = app_url
     # A generated key is only safe for a single embedded instance; a fleet must share one (from Key Vault).
     os.environ["SECRET_KEY"] = _secret_key(args.data_dir if embedded else None)
+    if embedded and not os.environ.get("KEY_DIR"):  # the embedded default keeps its key store beside the data
+        os.environ["KEY_DIR"] = str(Path(args.data_dir) / "keys")
+    if embedded and not os.environ.get("IMAGES_DIR") and not os.environ.get("IMAGES_S3_BUCKET"):
+        os.environ["IMAGES_DIR"] = str(Path(args.data_dir) / "images")
     cell = os.environ.setdefault("CELL", "us")
     if not os.environ.get("CELL_URLS"):
         os.environ["CELL_URLS"] = f"{cell}=http://{args.host}:{args.port}"
@@ -105,6 +110,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 def cmd_create_tenant(args: argparse.Namespace) -> int:
     """Create a tenant (optionally with demo staff, hours and a service) and print its token."""
+    from booking.auth import TokenHasher
     from booking.cells import CellDirectory, http_peer_lookup
     from booking.db import make_pool
     from booking.demo import add_demo
@@ -115,6 +121,11 @@ def cmd_create_tenant(args: argparse.Namespace) -> int:
         if not args.data_dir:
             raise CliError("set DATABASE_URL (the service role's URL) or pass --data-dir")
         _server, _owner, url = _embedded(args.data_dir)
+    # tokens are stored as HMACs keyed by SECRET_KEY: without it the tenant is created but no token printed
+    key = os.environ.get("SECRET_KEY") or (_secret_key(args.data_dir) if args.data_dir else None)
+    if key is None:
+        print("booking create-tenant: SECRET_KEY is not set, so no access_token is issued; set it to the "
+              "service's SECRET_KEY to get one", file=sys.stderr)
     cell = os.environ.get("CELL", "us")
     cell_urls = parse_cell_urls(os.environ.get("CELL_URLS", "")) or {cell: ""}
     password = args.owner_password or os.environ.get("BOOKING_OWNER_PASSWORD") or secrets.token_urlsafe(18)
@@ -123,13 +134,32 @@ def cmd_create_tenant(args: argparse.Namespace) -> int:
     pool = make_pool(url, min_size=1, max_size=2)
     pool.open(wait=True, timeout=30)
     try:
-        tenant, token = create_tenant(pool, CellDirectory(cell, cell_urls, http_peer_lookup(2.0)), cell, t)
+        tenant, token = create_tenant(pool, CellDirectory(cell, cell_urls, http_peer_lookup(2.0)), cell, t,
+                                      None if key is None else TokenHasher.from_secret_key(key))
         out: dict[str, Any] = {"tenant": tenant, "access_token": token}
         if args.demo:
             out.update(add_demo(pool, tenant["id"], args.timezone))
     finally:
         pool.close()
     print(json.dumps(out))
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """Start a new key-encryption key version and re-wrap every tenant data key with it (service keeps running)."""
+    from booking.keystore import KeyStoreError, LocalKeyStore
+
+    key_dir = args.key_dir or os.environ.get("KEY_DIR") or (str(Path(args.data_dir) / "keys") if args.data_dir else "")
+    if not key_dir:
+        raise CliError("pass --key-dir DIR (or set KEY_DIR, or --data-dir for the embedded default)")
+    if not (Path(key_dir) / "kek.json").exists():
+        raise CliError(f"{key_dir} holds no kek.json; point --key-dir at the service's key store")
+    store = LocalKeyStore(Path(key_dir))
+    try:
+        count = store.rotate()
+    except KeyStoreError as exc:
+        raise CliError(str(exc)) from exc
+    print(json.dumps({"rewrapped": count, "kek": json.loads(store.kek_file.read_text())["current"]}))
     return 0
 
 
@@ -166,6 +196,15 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--demo", action="store_true", help="add a staff member with Mon-Fri 09-17 and a service")
     c.add_argument("--data-dir", help="embedded PostgreSQL data directory (used when DATABASE_URL is unset)")
     c.set_defaults(func=cmd_create_tenant)
+    k = sub.add_parser("keys", help="manage the key store of integration secrets")
+    ksub = k.add_subparsers(dest="keys_command", required=True)
+    r = ksub.add_parser("rotate", help="new KEK version; re-wrap every tenant data key without downtime")
+    r.add_argument("--key-dir", help="local key store (default: $KEY_DIR)")
+    r.add_argument("--data-dir", help="the embedded default's data directory (key store in DATA_DIR/keys)")
+    r.set_defaults(func=cmd_keys_rotate)
+    from booking.cli_tenant import add_parsers
+
+    add_parsers(sub)
     return p
 
 
@@ -177,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ApiError as exc:
         print(f"booking {args.command}: {exc.detail}", file=sys.stderr)
         return 1
-    except (CliError, SettingsError) as exc:
+    except (CliError, SettingsError, TenantCliError) as exc:
         print(f"booking {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -12,15 +12,34 @@ from typing import Any
 from fastapi import Request
 from psycopg_pool import ConnectionPool
 
-from booking.auth import Principal, authenticate, parse_bearer
+from booking.auth import ALL, Principal, TokenHasher, authenticate, parse_bearer
 from booking.cells import CellDirectory
 from booking.db import Conn, global_tx, tenant_tx
 from booking.errors import ApiError
+from booking.images import ImageStore
+from booking.keystore import KeyStore
 from booking.observability import Metrics
+from booking.providers import Revoker
+from booking.sessions import COOKIE, check_csrf, session_principal, session_tenant
 from booking.settings import Settings
 from booking.tenants import SLUG
+from booking.throttle import LoginThrottle
 
 Fetcher = Callable[[str], bytes]
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Which scope an owner endpoint needs, by path prefix; anything else (credentials, integrations, privacy)
+# needs a full login token or a web session.
+AREAS = (("/v1/bookings", "bookings"), ("/v1/staff", "catalog"), ("/v1/services", "catalog"),
+         ("/v1/questions", "catalog"), ("/v1/tenant", "tenant"))
+
+
+def required_scope(method: str, path: str) -> str:
+    """The scope a request needs: `area:read` for safe methods, `area:write` otherwise, else `*`."""
+    for prefix, area in AREAS:
+        # /v1/tenant/... (export, erase, plan, retention) is not "tenant:read": it needs a full credential
+        if path == prefix or (area != "tenant" and path.startswith(prefix + "/")):
+            return f"{area}:{'read' if method in SAFE_METHODS else 'write'}"
+    return ALL
 
 
 @dataclass
@@ -33,15 +52,40 @@ class Context:
     cells: CellDirectory
     metrics: Metrics
     fetch_ics: Fetcher
+    tokens: TokenHasher
+    throttle: LoginThrottle
+    keys: KeyStore | None
+    revoke: Revoker
+    images: ImageStore | None = None
 
     @contextmanager
-    def authed(self, request: Request) -> Iterator[tuple[Conn, Principal]]:
-        """A transaction scoped to the caller's tenant, after checking the bearer token."""
-        tenant_id, secret = parse_bearer(request.headers.get("authorization"))
+    def authed(self, request: Request, scope: str | None = None,
+               csrf: str | None = None) -> Iterator[tuple[Conn, Principal]]:
+        """A transaction scoped to the caller's tenant, after checking its credential and scope.
+
+        A bearer token wins; without one, the `__Host-session` cookie, which on unsafe methods also needs
+        the session's CSRF token (header `X-CSRF-Token`, or `csrf` from a form field).
+        """
+        header = request.headers.get("authorization")
+        cookie = request.cookies.get(COOKIE)
+        now = self.clock()
+        if header is None and cookie:
+            tenant_id = session_tenant(cookie)
+            if request.method not in SAFE_METHODS:
+                check_csrf(self.tokens, cookie, csrf or request.headers.get("x-csrf-token"))
+        else:
+            tenant_id, token = parse_bearer(header)
         with tenant_tx(self.pool, tenant_id) as conn:
-            user_id = authenticate(conn, secret)
+            if header is None and cookie:
+                principal = session_principal(conn, self.tokens, tenant_id, cookie, now)
+            else:
+                principal = authenticate(conn, self.tokens, tenant_id, token, now)
+            needed = scope or required_scope(request.method, request.url.path)
+            if not principal.allows(needed):
+                raise ApiError(403, f"this token's scopes {list(principal.scopes)} do not include {needed!r}; "
+                                    "create a token with that scope")
             request.state.tenant_id = str(tenant_id)
-            yield conn, Principal(tenant_id, user_id)
+            yield conn, principal
 
     def resolve_slug(self, request: Request, slug: str) -> uuid.UUID:
         """The id of the tenant homed in this cell under `slug`; 421 if it lives elsewhere, else 404."""

@@ -11,10 +11,11 @@ from fastapi.responses import JSONResponse
 class ApiError(Exception):
     """A request that cannot be served as asked; `detail` says why and what to do instead."""
 
-    def __init__(self, status: int, detail: str, **extra: Any) -> None:
+    def __init__(self, status: int, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.headers = headers
         self.extra = extra
 
 
@@ -28,6 +29,6 @@ def install_handlers(app: FastAPI) -> None:
 
     async def handle(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status)
+        return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status, headers=exc.headers)
 
     app.add_exception_handler(ApiError, handle)

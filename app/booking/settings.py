@@ -67,6 +67,20 @@ class Settings:
     ics_timeout_s: float = 10.0
     ics_allow_private: bool = False
     """Allow calendar feed URLs on private networks (on-premises calendars); off in the cloud."""
+    key_dir: str = ""
+    """Local key store (KEK file + wrapped tenant data keys); the embedded default uses DATA_DIR/keys."""
+    revoke_urls: Mapping[str, str | None] = field(default_factory=dict)
+    """Override of providers' token revocation endpoints (PROVIDER_REVOKE_URLS, JSON)."""
+    images_dir: str = ""
+    """Local image folder (the embedded default uses DATA_DIR/images)."""
+    images_s3_bucket: str = ""
+    """The cell's image bucket; when set, uploads are presigned S3 PUTs."""
+    images_s3_region: str = ""
+    images_s3_endpoint: str = ""
+    images_cdn_url: str = ""
+    """The cell's CloudFront URL for serving images."""
+    images_strict_residency: bool = False
+    """Serve images by presigned GET from the regional bucket instead of the CDN."""
 
     def __post_init__(self) -> None:
         if not CELL_NAME.match(self.cell):
@@ -100,6 +114,14 @@ class Settings:
             pool_max=_int(env, "DB_POOL_MAX", 20),
             pool_min=_int(env, "DB_POOL_MIN", 2),
             ics_allow_private=env.get("ICS_ALLOW_PRIVATE_NETWORKS", "") in ("1", "true", "yes"),
+            key_dir=env.get("KEY_DIR", ""),
+            revoke_urls=_json_map(env, "PROVIDER_REVOKE_URLS"),
+            images_dir=env.get("IMAGES_DIR", ""),
+            images_s3_bucket=env.get("IMAGES_S3_BUCKET", ""),
+            images_s3_region=env.get("IMAGES_S3_REGION", ""),
+            images_s3_endpoint=env.get("IMAGES_S3_ENDPOINT_URL", ""),
+            images_cdn_url=env.get("IMAGES_CDN_URL", ""),
+            images_strict_residency=env.get("IMAGES_STRICT_RESIDENCY", "") in ("1", "true", "yes"),
         )
 
 
@@ -114,3 +136,16 @@ def _int(env: Mapping[str, str], key: str, default: int) -> int:
     if value < 1:
         raise SettingsError(f"{key}={raw!r} must be at least 1")
     return value
+
+
+def _json_map(env: Mapping[str, str], key: str) -> dict[str, str | None]:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{key}={raw!r} is not valid JSON ({exc}); use {{\"google\": \"https://...\"}}") from exc
+    if not isinstance(value, dict) or not all(v is None or isinstance(v, str) for v in value.values()):
+        raise SettingsError(f"{key}={raw!r} must map provider names to URL strings (or null)")
+    return {str(k): v for k, v in value.items()}

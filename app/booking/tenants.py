@@ -9,16 +9,18 @@ from typing import Any
 
 import psycopg
 
-from booking.auth import check_password, hash_password, issue_token
+from booking.audit import record
+from booking.auth import TokenHasher, issue_token
 from booking.availability import zone
 from booking.cells import CellDirectory
 from booking.db import global_tx, tenant_tx
 from booking.errors import ApiError
+from booking.passwords import check_password, hash_password
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
 # Top-level paths of the service; a tenant slug must not shadow them on the public page.
 RESERVED = frozenset({"v1", "healthz", "readyz", "metrics", "openapi.json", "docs", "redoc", "static",
-                      "admin", "api", "login", "signup", "status"})
+                      "admin", "api", "login", "logout", "account", "signup", "status", "images"})
 PLANS = ("free", "pro", "enterprise")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -50,11 +52,14 @@ def validate(t: NewTenant, known_cells: list[str]) -> None:
         raise ApiError(422, f"tenant.plan={t.plan!r} is not a plan; allowed: {list(PLANS)}")
     if not EMAIL.match(t.owner_email) or len(t.owner_email) > 254:
         raise ApiError(422, "owner.email is not an email address")
-    check_password(t.owner_password)
+    check_password(t.owner_password, context=(t.name, t.slug, t.owner_email), field="owner.password")
 
 
-def create_tenant(pool: Any, cells: CellDirectory, cell: str, t: NewTenant) -> tuple[dict[str, Any], str]:
+def create_tenant(pool: Any, cells: CellDirectory, cell: str, t: NewTenant,
+                  tokens: TokenHasher | None) -> tuple[dict[str, Any], str | None]:
     """Create tenant, owner and first access token in this cell; returns (tenant, access_token).
+
+    Without a token hasher (the CLI without SECRET_KEY) no token is issued: it could not be checked.
 
     Raises 421 (with `home_cell`) when the residency belongs to another cell, 409 when the slug exists
     here or in any other cell.
@@ -83,7 +88,8 @@ def create_tenant(pool: Any, cells: CellDirectory, cell: str, t: NewTenant) -> t
                                 (tenant_id, t.owner_email.lower(), hash_password(t.owner_password))).fetchone()
             assert tenant is not None
             assert user is not None
-            token = issue_token(conn, tenant_id, user["id"])
+            record(conn, tenant_id, f"user:{user['id']}", "tenant.created", str(tenant_id))
+            token = None if tokens is None else issue_token(conn, tokens, tenant_id, user["id"], name="signup")[1]
     except psycopg.errors.UniqueViolation:
         raise ApiError(409, f"tenant.slug={t.slug!r} is taken; choose another") from None
     return tenant_json(tenant), token

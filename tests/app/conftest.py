@@ -151,7 +151,8 @@ class Service:
 
 def start_service(db: DatabaseUrls, *, cell: str = "us", cell_urls: dict[str, str] | None = None,
                   clock: Clock | None = None, fetch_ics: Callable[[str], bytes] | None = None,
-                  server: Server | None = None, **settings: Any) -> Service:
+                  server: Server | None = None, throttle: Any = None, keys: Any = None, revoke: Any = None,
+                  image_store: Any = None, **settings: Any) -> Service:
     """Start the booking service for `db` in a real uvicorn server."""
     clock = clock or Clock()
 
@@ -160,6 +161,9 @@ def start_service(db: DatabaseUrls, *, cell: str = "us", cell_urls: dict[str, st
         kwargs: dict[str, Any] = {"clock": clock}
         if fetch_ics is not None:
             kwargs["fetch_ics"] = fetch_ics
+        for name, value in (("throttle", throttle), ("keys", keys), ("revoke", revoke), ("image_store", image_store)):
+            if value is not None:
+                kwargs[name] = value
         return create_app(s, **kwargs)
 
     # The server's own URL is only known after binding, and the app needs it in CELL_URLS.

@@ -121,3 +121,21 @@ def test_serve_with_a_database_but_no_secret_key_refuses(tmp_path: Path) -> None
     assert r.returncode == 2
     assert "SECRET_KEY is not set" in r.stderr
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_create_tenant_issues_a_token_only_with_the_services_secret_key(cluster: Cluster) -> None:
+    urls = cluster.fresh_database("cli_tokens")
+    base = clean_env(DATABASE_URL=urls.app_url, CELL="us", CELL_URLS="us=http://127.0.0.1:9")
+    args = ["--timezone", "UTC", "--owner-email", "o@keyless.example", "--demo"]
+    keyless = subprocess.run([BOOKING, "create-tenant", "--slug", "keyless", "--name", "Keyless", *args], env=base,
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert keyless.returncode == 0, keyless.stderr
+    out = json.loads(keyless.stdout)
+    assert out["access_token"] is None
+    assert out["service_id"]
+    assert "SECRET_KEY is not set, so no access_token is issued" in keyless.stderr
+    keyed = subprocess.run([BOOKING, "create-tenant", "--slug", "keyed", "--name", "Keyed", *args],
+                           env={**base, "SECRET_KEY": "k" * 40}, capture_output=True, text=True, timeout=60,
+                           check=False)
+    assert keyed.returncode == 0, keyed.stderr
+    assert json.loads(keyed.stdout)["access_token"].startswith("bk_")

@@ -59,6 +59,9 @@ def test_wheel_contains_migrations_and_templates(release: tuple[str, str, Path])
     names = zipfile.ZipFile(release[2]).namelist()
     assert "booking/migrations/versions/0001_initial.py" in names
     assert "booking/templates/details.html" in names
+    assert "booking/templates/login.html" in names
+    assert "booking/data/blocklist.txt" in names, "the password blocklist must ship with the package"
+    assert "booking/migrations/versions/0005_images.py" in names
     assert any(n.endswith("entry_points.txt") for n in names)
 
 

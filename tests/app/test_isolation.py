@@ -13,6 +13,8 @@ GLOBAL_TABLES = {
     "alembic_version": "schema revision, no tenant data",
     "tenant_directory": "slug -> tenant id and home cell, the routing data every cell needs; no personal data",
 }
+# Tables the service role may append to but never rewrite.
+APPEND_ONLY = {"audit_events"}
 
 
 @pytest.fixture(scope="module")
@@ -92,13 +94,25 @@ def test_raw_sql_as_tenant_b_finds_nothing_of_tenant_a(service: Service, two: tu
                 col = sql.Identifier(column)
                 seen = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} = %s").format(ident, col),
                                     (a.tenant_id,)).fetchone()[0]
-                updated = conn.execute(sql.SQL("UPDATE {} SET {} = {} WHERE {} = %s").format(ident, col, col, col),
-                                       (a.tenant_id,)).rowcount
+                updated = 0 if table in APPEND_ONLY else conn.execute(
+                    sql.SQL("UPDATE {} SET {} = {} WHERE {} = %s").format(ident, col, col, col),
+                    (a.tenant_id,)).rowcount
                 deleted = conn.execute(sql.SQL("DELETE FROM {} WHERE {} = %s").format(ident, col),
                                        (a.tenant_id,)).rowcount
             assert (seen, updated, deleted) == (0, 0, 0), f"{table}: tenant B reached tenant A's rows"
-            if table in ("tenants", "users", "staff", "services", "bookings", "customers", "api_tokens"):
+            if table in ("tenants", "users", "staff", "services", "bookings", "customers", "api_tokens",
+                         "audit_events"):
                 assert own > 0, f"{table}: tenant A should have rows (the test would prove nothing)"
+
+
+def test_the_audit_log_cannot_be_rewritten_by_the_service(service: Service,
+                                                          two: tuple[Business, Business, str]) -> None:
+    a, _, _ = two
+    with as_app(service.db) as conn:
+        conn.execute("SELECT set_config('app.tenant_id', %s, false)", (a.tenant_id,))
+        for table in APPEND_ONLY:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql.SQL("UPDATE {} SET tenant_id = tenant_id").format(sql.Identifier(table)))
 
 
 def test_tenant_b_cannot_write_rows_for_tenant_a(service: Service, two: tuple[Business, Business, str]) -> None:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from booking import migrate
 from booking.observability import JsonFormatter
 from booking.provision import DatabaseUrls, provision
 
@@ -18,7 +19,7 @@ def test_healthz_and_readyz(service: Service) -> None:
     assert service.call("GET", "/healthz").json()["status"] == "ok"
     r = service.call("GET", "/readyz")
     assert r.status_code == 200
-    assert r.json()["schema"] == "0001"
+    assert r.json()["schema"] == migrate.head_revision()
 
 
 def test_readyz_is_503_when_the_schema_is_not_migrated(cluster: Cluster) -> None:

@@ -41,7 +41,7 @@ def signup(body: SignupIn, request: Request) -> dict[str, Any]:
                   timezone=body.tenant.timezone, owner_email=body.owner.email, owner_password=body.owner.password,
                   plan=body.tenant.plan)
     try:
-        tenant, token = create_tenant(ctx.pool, ctx.cells, ctx.settings.cell, t)
+        tenant, token = create_tenant(ctx.pool, ctx.cells, ctx.settings.cell, t, ctx.tokens)
     except ApiError as exc:
         if exc.status == 421:
             raise ctx.misdirected(request, exc.extra["home_cell"], exc.detail) from None
