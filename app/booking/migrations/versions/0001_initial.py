@@ -5,9 +5,9 @@ Revises:
 Create Date: 2026-11-27
 """
 
-import re
+from alembic import op
 
-from alembic import context, op
+from booking.migrations.tenancy import app_role, isolate
 
 revision = "0001"
 down_revision = None
@@ -20,8 +20,6 @@ TENANT_TABLES = (
     "service_staff", "questions", "customers", "bookings", "calendar_feeds", "busy_blocks",
 )
 
-# Fail closed: with app.tenant_id unset or empty the comparison is against NULL and no row matches.
-CURRENT_TENANT = "NULLIF(current_setting('app.tenant_id', true), '')::uuid"
 
 SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS btree_gist;
@@ -207,26 +205,13 @@ CREATE INDEX busy_blocks_period ON busy_blocks USING gist (tenant_id, staff_id, 
 """
 
 
-def _app_role() -> str:
-    role = context.get_x_argument(as_dictionary=True).get("app_role") or context.config.attributes.get(
-        "app_role", "booking_app")
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
-        raise ValueError(f"app_role {role!r} is not a valid role name")
-    return role
-
 
 def upgrade() -> None:
-    app = _app_role()
+    app = app_role()
     op.execute(SCHEMA)
-    op.execute("ALTER TABLE tenants ENABLE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE tenants FORCE ROW LEVEL SECURITY")
-    op.execute(f"CREATE POLICY tenant_isolation ON tenants USING (id = {CURRENT_TENANT}) "
-               f"WITH CHECK (id = {CURRENT_TENANT})")
+    isolate("tenants", column="id")
     for table in TENANT_TABLES:
-        op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-        op.execute(f"CREATE POLICY tenant_isolation ON {table} USING (tenant_id = {CURRENT_TENANT}) "
-                   f"WITH CHECK (tenant_id = {CURRENT_TENANT})")
+        isolate(table)
     op.execute(f"GRANT USAGE ON SCHEMA public TO {app}")
     tables = ", ".join(("tenants", *TENANT_TABLES))
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {app}")

@@ -5,9 +5,9 @@ Revises: 0001
 Create Date: 2026-11-27
 """
 
-import re
+from alembic import op
 
-from alembic import context, op
+from booking.migrations.tenancy import app_role, isolate
 
 revision = "0002"
 down_revision = "0001"
@@ -15,7 +15,6 @@ branch_labels = None
 depends_on = None
 
 NEW_TABLES = ("web_sessions", "oauth_clients", "audit_events")
-CURRENT_TENANT = "NULLIF(current_setting('app.tenant_id', true), '')::uuid"
 
 SCHEMA = """
 ALTER TABLE users
@@ -74,22 +73,12 @@ CREATE INDEX audit_events_at ON audit_events (tenant_id, at);
 """
 
 
-def _app_role() -> str:
-    role = context.get_x_argument(as_dictionary=True).get("app_role") or context.config.attributes.get(
-        "app_role", "booking_app")
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
-        raise ValueError(f"app_role {role!r} is not a valid role name")
-    return role
-
 
 def upgrade() -> None:
-    app = _app_role()
+    app = app_role()
     op.execute(SCHEMA)
     for table in NEW_TABLES:
-        op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-        op.execute(f"CREATE POLICY tenant_isolation ON {table} USING (tenant_id = {CURRENT_TENANT}) "
-                   f"WITH CHECK (tenant_id = {CURRENT_TENANT})")
+        isolate(table)
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON web_sessions, oauth_clients TO {app}")
     # the audit log is append-only for the service: no UPDATE; DELETE only for the retention job
     op.execute(f"GRANT SELECT, INSERT, DELETE ON audit_events TO {app}")

@@ -5,9 +5,9 @@ Revises: 0003
 Create Date: 2026-11-27
 """
 
-import re
+from alembic import op
 
-from alembic import context, op
+from booking.migrations.tenancy import app_role
 
 revision = "0004"
 down_revision = "0003"
@@ -18,10 +18,7 @@ depends_on = None
 def upgrade() -> None:
     # NULL: keep until the business erases them; otherwise days after a booking's end
     op.execute("ALTER TABLE tenants ADD COLUMN retention_days integer CHECK (retention_days BETWEEN 30 AND 3650)")
-    role = context.get_x_argument(as_dictionary=True).get("app_role") or context.config.attributes.get(
-        "app_role", "booking_app")
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
-        raise ValueError(f"app_role {role!r} is not a valid role name")
+    role = app_role()
     op.execute(f"GRANT DELETE ON tenant_directory TO {role}")
 
 
