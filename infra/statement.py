@@ -56,14 +56,16 @@ EXEMPT: dict[str, str] = {
 EXEMPT.update(OBSERVABILITY_GLOBAL)
 # Whole groups of environment-wide resources, found by their `cell` tag (with data-classification
 # "operational"), that are outside every cell on purpose, and why no customer data is in them.
+SHARED_CELL = "shared"
+MONITOR_CELL = "uptime-monitor"
+OPERATIONAL = "operational"
 EXEMPT_CELLS: dict[str, str] = {
-    "uptime-monitor": "the uptime monitor runs on AWS outside the cells' cloud so that an Azure outage still "
+    MONITOR_CELL: "the uptime monitor runs on AWS outside the cells' cloud so that an Azure outage still "
                       "pages someone; it stores probe results of public endpoints, release wheels and the "
                       "public status page, and on-call staff contacts, no customer data",
-    "shared": "environment-wide plumbing (the on-call action groups' resource group, the IAM OIDC provider "
+    SHARED_CELL: "environment-wide plumbing (the on-call action groups' resource group, the IAM OIDC provider "
               "that lets each cell's identity reach its own bucket); no customer data",
 }
-OPERATIONAL = "operational"
 
 
 def exempt_group(tags: Mapping[str, Any]) -> str | None:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from infra.environment import Cell
 
+# Environment-wide resources that belong to no cell (action groups, the IAM OIDC provider) and the
+# uptime monitor on AWS carry these `cell` values; they hold operational data, no customer data. The
+# residency statement owns the values (the policy pack imports it without PyYAML, so not this module).
+from infra.statement import MONITOR_CELL, OPERATIONAL, SHARED_CELL  # noqa: F401 - re-exported
+
 MANAGED_BY = "pulumi-slotstack"
 # A cell stores tenant personal data (names, emails, appointments); everything in it is handled as such.
 DATA_CLASSIFICATION = "confidential-personal-data"
 
 REQUIRED_KEYS = ("environment", "cell", "residency", "data-classification", "managed-by")
-# Environment-wide resources that belong to no cell (action groups, the IAM OIDC provider) and the
-# uptime monitor on AWS carry these `cell` values; they hold operational data, no customer data.
-SHARED_CELL = "shared"
-MONITOR_CELL = "uptime-monitor"
-OPERATIONAL = "operational"
 
 
 def cell_tags(environment: str, cell: Cell) -> dict[str, str]:
