@@ -13,7 +13,7 @@ import pulumi_random as random
 
 from infra.environment import Environment
 from infra.uptime_aws import cloudinit, config
-from infra.uptime_aws.site import SERVICE_PORT, MonitorSite, MonitorSiteArgs
+from infra.uptime_aws.site import SERVICE_PORT, MonitorSite, MonitorSiteArgs, wheel_digest
 
 # Agents ask each other before their dead man's switch pages, so that only one of them does.
 PEER_PORT = 8471
@@ -57,6 +57,7 @@ class UptimeDeployment(pulumi.ComponentResource):
         aws.s3.BucketOwnershipControls(f"{name}-status-owner", bucket=status.id,
                                        rule={"object_ownership": "BucketOwnerEnforced"}, opts=on_core)
 
+        digest = wheel_digest(args.wheel_path)
         self.sites: dict[str, MonitorSite] = {}
         regions = [core_region, *env.monitor.agent_regions]
         for index, region in enumerate(regions):
@@ -71,7 +72,8 @@ class UptimeDeployment(pulumi.ComponentResource):
                 ]
             self.sites[region] = MonitorSite(
                 f"{name}-{role}-{region}",
-                MonitorSiteArgs(region=region, index=index, wheel_path=args.wheel_path, tags=args.tags,
+                MonitorSiteArgs(region=region, index=index, wheel_path=args.wheel_path, wheel_sha256=digest,
+                                tags=args.tags,
                                 ssm_prefix=prefix, instance_type=env.monitor.instance_type,
                                 extra_policy_statements=extra),
                 opts=child)

@@ -24,6 +24,8 @@ class MonitorSiteArgs:
     """Position among the sites; picks a VPC range that no other site uses."""
     wheel_path: Path
     """The `uptime` wheel to install."""
+    wheel_sha256: str
+    """Hex sha256 of the wheel (read once by the deployment for every site)."""
     tags: dict[str, str]
     """Tags for every resource (also the provider's default tags)."""
     ssm_prefix: str
@@ -73,7 +75,7 @@ class MonitorSite(pulumi.ComponentResource):
 
         # The wheel sits in a private bucket of the site's own region; instances fetch it through the
         # gateway endpoint, so no credentials and no public object are needed.
-        digest = wheel_digest(args.wheel_path)
+        digest = args.wheel_sha256
         self.release_bucket = aws.s3.Bucket(f"{name}-releases", force_destroy=True, tags=args.tags, opts=on)
         aws.s3.BucketPublicAccessBlock(f"{name}-releases-private", bucket=self.release_bucket.id,
                                        block_public_acls=True, block_public_policy=True,
