@@ -8,24 +8,55 @@ from collections.abc import Callable, Mapping
 
 import requests
 
-# Ask a peer cell `GET {url}/v1/directory/{slug}`; returns its cell name if the tenant is homed there.
+# Ask a peer cell `GET {url}/v1/directory/{slug}`; returns its cell name if the tenant is homed there, None if
+# the peer answered that it is not, and raises (PeerUnreachable or any exception) if the peer could not be asked.
 PeerLookup = Callable[[str, str], "str | None"]
 
 
+class PeerUnreachable(Exception):
+    """A peer cell could not say whether it homes a slug: no answer, an error status or a malformed body."""
+
+    def __init__(self, cell: str, reason: str) -> None:
+        super().__init__(f"cell {cell!r} could not be asked: {reason}")
+        self.cell = cell
+        self.reason = reason
+
+
 def http_peer_lookup(timeout_s: float) -> PeerLookup:
-    """The production peer lookup: a plain HTTP GET with a short timeout; any failure means 'not there'."""
+    """The production peer lookup: a plain HTTP GET with a short timeout.
+
+    Only a 404 means 'not there'; anything else that is not a well-formed 200 raises PeerUnreachable (named by
+    the base URL, since the lookup does not know cell names; CellDirectory renames it).
+    """
 
     def lookup(base_url: str, slug: str) -> str | None:
         try:
             resp = requests.get(f"{base_url}/v1/directory/{slug}", timeout=timeout_s)
-        except requests.RequestException:
+        except requests.Timeout as exc:
+            raise PeerUnreachable(base_url, f"no answer within {timeout_s:g} s") from exc
+        except requests.ConnectionError as exc:
+            raise PeerUnreachable(base_url, "connection refused or dropped") from exc
+        except requests.RequestException as exc:  # the reason reaches signup clients: the type, not internals
+            raise PeerUnreachable(base_url, f"request failed ({type(exc).__name__})") from exc
+        if resp.status_code == 404:
             return None
         if resp.status_code != 200:
-            return None
-        cell = resp.json().get("cell")
-        return cell if isinstance(cell, str) else None
+            raise PeerUnreachable(base_url, f"GET /v1/directory/{slug} answered HTTP {resp.status_code}")
+        return _cell_of(base_url, slug, resp)
 
     return lookup
+
+
+def _cell_of(base_url: str, slug: str, resp: requests.Response) -> str:
+    """The `cell` string of a 200 directory answer; PeerUnreachable if the body is not what a cell sends."""
+    try:
+        body = resp.json()
+    except ValueError as exc:  # requests' JSONDecodeError is a ValueError
+        raise PeerUnreachable(base_url, f"GET /v1/directory/{slug} answered 200 without JSON") from exc
+    cell = body.get("cell") if isinstance(body, dict) else None
+    if not isinstance(cell, str):
+        raise PeerUnreachable(base_url, f"GET /v1/directory/{slug} answered 200 without a string 'cell'")
+    return cell
 
 
 class CellDirectory:
@@ -48,23 +79,43 @@ class CellDirectory:
         """Base URL of a cell, if CELL_URLS names it."""
         return self.cell_urls.get(cell)
 
-    def remote_home(self, slug: str) -> str | None:
-        """Name of the other cell that homes `slug`, or None if no peer claims it."""
+    def remote_home(self, slug: str, *, strict: bool = False) -> str | None:
+        """Name of the other cell that homes `slug`, or None if no peer claims it.
+
+        A peer that could not be asked counts as 'not there' for request routing (strict=False: a down peer
+        must not break this cell's own tenants). With strict=True (signup: a slug must be unique across cells)
+        it raises PeerUnreachable instead, unless another peer claimed the slug. An outcome is cached only when
+        it rests on real answers: an outage must not hide a slug for the TTL after the peer is back.
+        """
         now = self._clock()
         with self._lock:
             hit = self._cache.get(slug)
             if hit is not None and hit[0] > now:
                 return hit[1]
-        found: str | None = None
-        for name, url in self.cell_urls.items():
-            if name == self.cell:
-                continue
-            if self._lookup(url, slug) == name:
-                found = name
-                break
+        found, unreachable = self._ask_peers(slug)
+        if found is None and unreachable:
+            if strict:
+                raise unreachable[0]
+            return None
         with self._lock:
             self._cache[slug] = (now + self._ttl, found)
         return found
+
+    def _ask_peers(self, slug: str) -> tuple[str | None, list[PeerUnreachable]]:
+        """(the peer that claims `slug` or None, the peers that could not be asked before that one claimed it)."""
+        unreachable: list[PeerUnreachable] = []
+        for name, url in self.cell_urls.items():
+            if name == self.cell:
+                continue
+            try:
+                answer = self._lookup(url, slug)
+            except Exception as exc:  # any failing lookup (also a custom one) means 'could not ask', never 'not there'
+                reason = exc.reason if isinstance(exc, PeerUnreachable) else f"{type(exc).__name__}: {exc}"
+                unreachable.append(PeerUnreachable(name, reason))
+                continue
+            if answer == name:
+                return name, unreachable
+        return None, unreachable
 
     def forget(self, slug: str) -> None:
         """Drop a cached answer (after this cell created or received the tenant)."""

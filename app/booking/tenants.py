@@ -12,7 +12,7 @@ import psycopg
 from booking.audit import record
 from booking.auth import TokenHasher, issue_token
 from booking.availability import zone
-from booking.cells import CellDirectory
+from booking.cells import CellDirectory, PeerUnreachable
 from booking.db import global_tx, tenant_tx
 from booking.errors import ApiError
 from booking.passwords import check_password, hash_password
@@ -22,6 +22,8 @@ SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
 RESERVED = frozenset({"v1", "healthz", "readyz", "metrics", "openapi.json", "docs", "redoc", "static",
                       "admin", "api", "login", "logout", "account", "signup", "status", "images"})
 PLANS = ("free", "pro", "enterprise")
+# Seconds a client should wait before retrying a signup refused because another cell could not be asked.
+RETRY_AFTER_S = 30
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -62,7 +64,7 @@ def create_tenant(pool: Any, cells: CellDirectory, cell: str, t: NewTenant,
     Without a token hasher (the CLI without SECRET_KEY) no token is issued: it could not be checked.
 
     Raises 421 (with `home_cell`) when the residency belongs to another cell, 409 when the slug exists
-    here or in any other cell.
+    here or in any other cell, 503 when another cell cannot be asked (nothing is created then).
     """
     validate(t, sorted({cell, *cells.cell_urls}))
     if t.residency != cell:
@@ -72,7 +74,7 @@ def create_tenant(pool: Any, cells: CellDirectory, cell: str, t: NewTenant,
         if conn.execute("SELECT 1 FROM tenant_directory WHERE slug = %s", (t.slug,)).fetchone():
             raise ApiError(409, f"tenant.slug={t.slug!r} is taken; choose another")
     cells.forget(t.slug)
-    if cells.remote_home(t.slug) is not None:
+    if _remote_home_or_503(cells, t.slug) is not None:
         raise ApiError(409, f"tenant.slug={t.slug!r} is taken; choose another")
     tenant_id = uuid.uuid4()
     try:
@@ -93,6 +95,20 @@ def create_tenant(pool: Any, cells: CellDirectory, cell: str, t: NewTenant,
     except psycopg.errors.UniqueViolation:
         raise ApiError(409, f"tenant.slug={t.slug!r} is taken; choose another") from None
     return tenant_json(tenant), token
+
+
+def _remote_home_or_503(cells: CellDirectory, slug: str) -> str | None:
+    """The other cell homing `slug`, or None; 503 if a cell cannot be asked.
+
+    Fails closed: creating the slug while a peer is down could give two cells the same slug, and public URLs
+    would then resolve differently depending on the cell asked.
+    """
+    try:
+        return cells.remote_home(slug, strict=True)
+    except PeerUnreachable as exc:
+        raise ApiError(503, f"cell {exc.cell!r} could not be asked whether tenant.slug={slug!r} is taken "
+                            f"({exc.reason}), so the slug cannot be confirmed unique; nothing was created, "
+                            f"retry in {RETRY_AFTER_S} seconds", headers={"Retry-After": str(RETRY_AFTER_S)}) from None
 
 
 def tenant_json(row: dict[str, Any]) -> dict[str, Any]:

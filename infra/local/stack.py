@@ -157,10 +157,13 @@ def _start(env: environment.Environment, plan: ports.PortPlan, state_dir: StateD
         booking[name] = track(services.start_booking(
             name, plan.cells[name].service, database_url=db.dsn_all("booking", "booking_app"),
             secret_key=secret[f"secret_key_{name}"], cell_urls=urls, log=state_dir.logs / f"booking-{name}.log"))
-    demo: dict[str, tenants.Tenant] = {}
-    for name, cell in env.cells.items():
+    # every cell must answer before any tenant is created: signup asks all the others whether the slug is
+    # free, and refuses (503) while one of them cannot be asked
+    for name in env.cells:
         services.wait_until(services.http_ok(f"{urls[name]}/readyz"), what=f"booking service of cell {name}",
                             timeout=90, started=booking[name])
+    demo: dict[str, tenants.Tenant] = {}
+    for name, cell in env.cells.items():
         demo[name] = tenants.demo(urls[name], name, cell.residency, secret[f"demo_password_{name}"],
                                   env=services.booking_env(name, dbs[name].dsn_all("booking", "booking_app"), urls),
                                   log=state_dir.logs / f"booking-cli-{name}.log")
