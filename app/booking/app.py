@@ -29,6 +29,7 @@ from booking.api import (
     public,
     sessions,
     staff,
+    users,
 )
 from booking.auth import TokenHasher
 from booking.cells import CellDirectory, PeerLookup, http_peer_lookup
@@ -116,8 +117,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
     app.add_exception_handler(psycopg.DataError, bad_value)
     app.add_exception_handler(PoolTimeout, db_unavailable)
     app.add_exception_handler(psycopg.OperationalError, db_unavailable)
-    for module in (ops, account, sessions, credentials, integrations, privacy, images, staff, catalog, bookings,
-                   public):
+    for module in (ops, account, sessions, users, credentials, integrations, privacy, images, staff, catalog,
+                   bookings, public):
         app.include_router(module.router)
     from booking import web, web_account
 

@@ -23,6 +23,9 @@ from booking.errors import ApiError
 
 TOKEN = re.compile(r"^(bk|bkp|bka)_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
 SESSION = re.compile(r"^bks_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
+INVITE = re.compile(r"^bki_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
+OWNER, STAFF = "owner", "staff"
+ROLES = (OWNER, STAFF)
 ALL = "*"
 # scope = area:access; `*` (login tokens and web sessions) is everything, including managing credentials
 SCOPES = ("bookings:read", "bookings:write", "catalog:read", "catalog:write", "tenant:read")
@@ -36,6 +39,9 @@ class Principal:
     user_id: uuid.UUID
     scopes: tuple[str, ...] = (ALL,)
     via: str = "token"
+    # what the user may do at all (booking.roles); scopes can only narrow it further
+    role: str = OWNER
+    staff_id: uuid.UUID | None = None
 
     def allows(self, scope: str) -> bool:
         """Whether this credential may do `scope` (`area:read` is implied by `area:write`)."""
@@ -108,8 +114,9 @@ def authenticate(conn: Conn, hasher: TokenHasher, tenant_id: uuid.UUID, token: s
 
     A revoked token's row is gone, so revocation takes effect on the very next request.
     """
-    row = conn.execute("SELECT id, user_id, scopes, expires_at, last_used_at FROM api_tokens "
-                       "WHERE token_hash = %s", (hasher.digest(token),)).fetchone()
+    row = conn.execute("SELECT t.id, t.user_id, t.scopes, t.expires_at, t.last_used_at, u.role, u.staff_id "
+                       "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = %s",
+                       (hasher.digest(token),)).fetchone()
     if row is None:
         raise ApiError(401, "invalid or revoked token")
     if row["expires_at"] is not None and row["expires_at"] <= now:
@@ -117,4 +124,5 @@ def authenticate(conn: Conn, hasher: TokenHasher, tenant_id: uuid.UUID, token: s
     last = row["last_used_at"]
     if last is None or (now - last).total_seconds() >= 60:  # at most one write a minute per token
         conn.execute("UPDATE api_tokens SET last_used_at = %s WHERE id = %s", (now, row["id"]))
-    return Principal(tenant_id, uuid.UUID(str(row["user_id"])), tuple(row["scopes"]))
+    return Principal(tenant_id, uuid.UUID(str(row["user_id"])), tuple(row["scopes"]), role=row["role"],
+                     staff_id=row["staff_id"])

@@ -20,6 +20,7 @@ from booking.images import ImageStore
 from booking.keystore import KeyStore
 from booking.observability import Metrics
 from booking.providers import Revoker
+from booking.roles import check_role
 from booking.sessions import COOKIE, check_csrf, session_principal, session_tenant
 from booking.settings import Settings
 from booking.tenants import SLUG
@@ -40,6 +41,12 @@ def required_scope(method: str, path: str) -> str:
         if path == prefix or (area != "tenant" and path.startswith(prefix + "/")):
             return f"{area}:{'read' if method in SAFE_METHODS else 'write'}"
     return ALL
+
+
+def route_of(request: Request) -> str:
+    """The matched route's template (e.g. /v1/staff/{staff_id}); the raw path if routing set none."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", request.url.path))
 
 
 @dataclass
@@ -84,6 +91,7 @@ class Context:
             if not principal.allows(needed):
                 raise ApiError(403, f"this token's scopes {list(principal.scopes)} do not include {needed!r}; "
                                     "create a token with that scope")
+            check_role(principal, request.method, route_of(request), request.path_params)
             request.state.tenant_id = str(tenant_id)
             yield conn, principal
 

@@ -59,8 +59,10 @@ def _check(ctx: Any, conn: Conn, tenant_id: uuid.UUID, email: str, password: str
     """The new session's cookie, or why the sign-in is refused (audited either way)."""
     user = conn.execute("SELECT id, password_hash, mfa_enabled, totp_secret, totp_last_step FROM users "
                         "WHERE email = %s", (email.strip().lower(),)).fetchone()
-    ok, rehashed = verify_password(user["password_hash"] if user else _DUMMY_HASH, password)
-    if user is None or not ok:
+    # an invited account has no password until it accepts: it is refused like an unknown email
+    stored = user["password_hash"] if user is not None else None
+    ok, rehashed = verify_password(stored or _DUMMY_HASH, password)
+    if user is None or stored is None or not ok:
         record(conn, tenant_id, f"user:{user['id']}" if user else "anonymous", "login.failed", "", address)
         return LoginRefused("wrong email or password")
     actor = f"user:{user['id']}"

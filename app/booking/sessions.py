@@ -47,11 +47,12 @@ def session_tenant(cookie: str) -> uuid.UUID:
 def session_principal(conn: Conn, hasher: TokenHasher, tenant_id: uuid.UUID, cookie: str,
                       now: datetime) -> Principal:
     """The signed-in user of a session cookie, or 401 if it is unknown, logged out or expired."""
-    row = conn.execute("SELECT user_id FROM web_sessions WHERE token_hash = %s AND expires_at > %s",
-                       (hasher.digest(cookie), now)).fetchone()
+    row = conn.execute("SELECT s.user_id, u.role, u.staff_id FROM web_sessions s JOIN users u ON u.id = s.user_id "
+                       "WHERE s.token_hash = %s AND s.expires_at > %s", (hasher.digest(cookie), now)).fetchone()
     if row is None:
         raise ApiError(401, "session expired or logged out; sign in again at /login")
-    return Principal(tenant_id, uuid.UUID(str(row["user_id"])), via="session")
+    return Principal(tenant_id, uuid.UUID(str(row["user_id"])), via="session", role=row["role"],
+                     staff_id=row["staff_id"])
 
 
 def csrf_token(hasher: TokenHasher, cookie: str) -> str:

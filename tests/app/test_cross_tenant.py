@@ -24,6 +24,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("put", "/v1/staff/{staff_id}/availability"): {"weekly": {}, "overrides": []},
     ("put", "/v1/staff/{staff_id}/calendar"): {"url": "http://127.0.0.1:9/busy.ics"},
     ("post", "/v1/bookings/{booking_id}/reschedule"): {"start": "2026-01-07T11:00:00+01:00"},
+    ("patch", "/v1/users/{user_id}"): {"role": "owner"},
 }
 
 
@@ -52,7 +53,11 @@ def full_tenant(svc: Service, slug: str) -> tuple[Business, dict[str, str]]:
     svc.call("PUT", f"/v1/images/{image['id']}/content", biz.token, data=data,
              headers={"Content-Type": "image/png"})
     assert svc.call("POST", f"/v1/images/{image['id']}/complete", biz.token).status_code == 200
-    ids = {"staff_id": biz.staff_id, "service_id": biz.service_id, "booking_id": booked.json()["id"],
+    member = svc.call("POST", "/v1/users", biz.token, json={"email": f"member@{slug}.example", "role": "staff",
+                                                            "staff_id": biz.staff_id})
+    assert member.status_code == 201, member.text
+    ids = {"user_id": member.json()["id"], "staff_id": biz.staff_id, "service_id": biz.service_id,
+           "booking_id": booked.json()["id"],
            "customer_id": customer.json()["customers"][0]["id"], "token_id": pat["id"], "client_id": client["id"],
            "integration_id": integration.json()["id"], "image_id": image["id"]}
     return biz, ids
@@ -72,6 +77,8 @@ def intact(svc: Service, biz: Business, ids: dict[str, str]) -> None:
     assert [i["id"] for i in svc.call("GET", "/v1/integrations", token).json()["integrations"]] == [
         ids["integration_id"]]
     assert svc.call("GET", f"/v1/images/{ids['image_id']}", token).status_code == 200
+    members = {u["id"]: u for u in svc.call("GET", "/v1/users", token).json()["users"]}
+    assert members[ids["user_id"]]["role"] == "staff"
 
 
 def test_tenant_b_reaches_none_of_tenant_a_objects_on_any_path_with_an_id(svc: Service) -> None:
