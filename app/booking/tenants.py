@@ -20,7 +20,7 @@ from booking.passwords import check_password, hash_password
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
 # Top-level paths of the service; a tenant slug must not shadow them on the public page.
 RESERVED = frozenset({"v1", "healthz", "readyz", "metrics", "openapi.json", "docs", "redoc", "static",
-                      "admin", "api", "login", "logout", "account", "signup", "status", "images"})
+                      "admin", "api", "login", "logout", "account", "signup", "status", "images", "invite"})
 PLANS = ("free", "pro", "enterprise")
 # Seconds a client should wait before retrying a signup refused because another cell could not be asked.
 RETRY_AFTER_S = 30

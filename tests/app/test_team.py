@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import requests
+
 from tests.app.conftest import PASSWORD, Business, Service, book, make_business
 
 STAFF_PASSWORD = "a long staff passphrase of words"
@@ -224,3 +226,40 @@ def test_removing_a_staff_member_keeps_the_account_but_unlinks_it(service: Servi
     r = service.call("PUT", f"/v1/staff/{biz.staff_id}/availability", token, json={"weekly": {}})
     assert r.status_code == 403
     assert "not linked to a staff member" in r.json()["detail"]
+
+
+def _cookies(r: requests.Response) -> dict[str, str]:
+    # Secure cookies are not sent back over http by requests' jar, so the test carries them by hand
+    raw = r.raw.headers.getlist("Set-Cookie")
+    return {c.split(";")[0].split("=", 1)[0]: c.split(";")[0].split("=", 1)[1] for c in raw}
+
+
+def test_the_invitation_link_opens_a_form_that_sets_the_password_and_signs_in(service: Service) -> None:
+    biz = make_business(service, "team-link")
+    invited = invite(service, biz, "lee@team-link.example", role="staff", staff_id=biz.staff_id)
+    link = invited["invite_url"]
+    assert link.startswith(f"{service.url}/invite?token=bki_")
+    page = requests.get(link, timeout=30)
+    assert page.status_code == 200
+    assert '<label for="password">New password</label>' in page.text
+    form_csrf = _cookies(page)["__Host-login-csrf"]
+    jar = {"Cookie": f"__Host-login-csrf={form_csrf}"}
+    form = {"token": invited["invite_token"], "csrf_token": form_csrf}
+
+    forged = service.call("POST", "/invite", data={**form, "password": STAFF_PASSWORD, "csrf_token": "forged"},
+                          headers=jar, allow_redirects=False)
+    assert forged.status_code == 403
+    weak = service.call("POST", "/invite", data={**form, "password": "short"}, headers=jar, allow_redirects=False)
+    assert weak.status_code == 422
+    assert "at least 15 characters" in weak.text
+    assert 'role="alert"' in weak.text
+    done = service.call("POST", "/invite", data={**form, "password": STAFF_PASSWORD}, headers=jar,
+                        allow_redirects=False)
+    assert done.status_code == 303
+    assert done.headers["Location"] == "/account"
+    account = service.call("GET", "/account", headers={"Cookie": f"__Host-session={_cookies(done)['__Host-session']}"})
+    assert "Signed in as lee@team-link.example (staff)" in account.text
+    reused = service.call("POST", "/invite", data={**form, "password": STAFF_PASSWORD}, headers=jar,
+                          allow_redirects=False)
+    assert reused.status_code == 401
+    assert "already used or expired" in reused.text

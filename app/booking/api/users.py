@@ -1,13 +1,15 @@
 """The business's team: owners invite staff (and other owners), change roles, remove accounts.
 
-An invitation is a one-time token (`bki_...`, 7 days) returned to the owner once, who passes it on; the
-service sends no email. The invitee sets a password with it and gets a login token. Only its keyed hash is
-stored, like every other secret, so a copy of the database cannot accept an invitation.
+An invitation is a one-time token (`bki_...`, 7 days) returned to the owner once, with a link to pass on; the
+service sends no email. The invitee sets a password on that page (or through the API) and is signed in. Only
+the token's keyed hash is stored, like every other secret, so a copy of the database cannot accept it.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -79,6 +81,8 @@ def _invitation(ctx: Context, tenant_id: uuid.UUID) -> tuple[dict[str, Any], dic
     expires = ctx.clock() + INVITE_TTL
     return ({"invite_hash": ctx.tokens.digest(token), "invite_expires_at": expires},
             {"invite_token": token, "invite_expires_at": expires.isoformat(),
+             # for a person: a page that sets the password and signs in; for a program: POST the token here
+             "invite_url": f"{ctx.settings.base_url}/invite?token={token}",
              "accept_url": f"{ctx.settings.base_url}/v1/invitations/accept"})
 
 
@@ -175,29 +179,40 @@ def remove_user(user_id: uuid.UUID, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/v1/invitations/accept")
-def accept_invitation(body: AcceptIn, request: Request) -> dict[str, Any]:
-    """Set the password of an invited account with its invitation token; answers with a login token."""
-    ctx = ctx_of(request)
-    match = INVITE.match(body.token.strip())
+@contextmanager
+def accepting(ctx: Context, request: Request, token: str, password: str) -> Iterator[tuple[Conn, dict[str, Any]]]:
+    """Check the invitation and set the password, then let the caller issue a credential in the same transaction.
+
+    401 if the token is unknown, used or expired (one message for all three, so it reveals nothing); 422 if the
+    password breaks a rule, and then the invitation stays usable.
+    """
+    match = INVITE.match(token.strip())
     refused = ApiError(401, "this invitation is unknown, already used or expired; ask an owner of the business "
                             "for a new one (POST /v1/users/{id}/invite)")
     if match is None:
         raise refused
     tenant_id = uuid.UUID(match.group(1))
     with tenant_tx(ctx.pool, tenant_id) as conn:
-        user = conn.execute("SELECT u.id, u.email, u.role, u.staff_id, t.name, t.slug FROM users u "
+        user = conn.execute("SELECT u.id, u.tenant_id, u.email, u.role, u.staff_id, t.name, t.slug FROM users u "
                             "JOIN tenants t ON t.id = u.tenant_id WHERE u.invite_hash = %s "
                             "AND u.invite_expires_at > %s FOR UPDATE OF u",
-                            (ctx.tokens.digest(body.token.strip()), ctx.clock())).fetchone()
+                            (ctx.tokens.digest(token.strip()), ctx.clock())).fetchone()
         if user is None:
             raise refused
-        check_password(body.password, context=(user["name"], user["slug"], user["email"]), field="password")
+        check_password(password, context=(user["name"], user["slug"], user["email"]), field="password")
         conn.execute("UPDATE users SET password_hash = %s, invite_hash = NULL, invite_expires_at = NULL "
-                     "WHERE id = %s", (hash_password(body.password), user["id"]))
+                     "WHERE id = %s", (hash_password(password), user["id"]))
         record(conn, tenant_id, f"user:{user['id']}", "user.joined", "", address_of(request))
-        token = issue_token(conn, ctx.tokens, tenant_id, user["id"], name="invitation")[1]
         request.state.tenant_id = str(tenant_id)
+        yield conn, user
+
+
+@router.post("/v1/invitations/accept")
+def accept_invitation(body: AcceptIn, request: Request) -> dict[str, Any]:
+    """Set the password of an invited account with its invitation token; answers with a login token."""
+    ctx = ctx_of(request)
+    with accepting(ctx, request, body.token, body.password) as (conn, user):
+        token = issue_token(conn, ctx.tokens, user["tenant_id"], user["id"], name="invitation")[1]
     return {"access_token": token, "user": {"id": str(user["id"]), "email": user["email"], "role": user["role"],
                                             "staff_id": str(user["staff_id"]) if user["staff_id"] else None},
-            "tenant": {"id": str(tenant_id), "slug": user["slug"]}}
+            "tenant": {"id": str(user["tenant_id"]), "slug": user["slug"]}}
