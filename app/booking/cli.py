@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import secrets
 import signal
@@ -12,10 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from booking import migrate
 from booking.cli_tenant import TenantCliError
 from booking.errors import ApiError
 from booking.settings import SettingsError, parse_cell_urls
+
+log = logging.getLogger("booking.cli")
 
 
 class CliError(Exception):
@@ -29,6 +34,41 @@ def _embedded(data_dir: str) -> tuple[Any, str, str]:
     server, urls = start_and_provision(Path(data_dir))
     migrate.upgrade(urls.owner_url)
     return server, urls.owner_url, urls.app_url
+
+
+def _from_key_vault(*, prepare: bool) -> bool:
+    """In the cloud (KEY_VAULT_URI set, DATABASE_URL not): read the secrets into the environment.
+
+    With `prepare`, also make the service role match its Key Vault password and migrate, as the owner, under
+    the migration lock: every VM does this at start, so a new release or a rotated password needs no
+    separate step. Every secret is read before the database is touched.
+    """
+    if not os.environ.get("KEY_VAULT_URI") or os.environ.get("DATABASE_URL"):
+        return False
+    from booking import vault
+    from booking.provision import ensure_app_role
+
+    try:
+        found = vault.load(os.environ)
+    except vault.VaultError as exc:
+        raise CliError(str(exc)) from exc
+    for variable, value in found.items():
+        if not os.environ.get(variable):  # an explicit setting wins, e.g. an operator's SECRET_KEY override
+            os.environ[variable] = value
+    log.info("secrets read from Key Vault", extra={"fields": {"secrets": sorted(vault.SECRETS.values())}})
+    if prepare:
+        try:
+            role = ensure_app_role(os.environ["DATABASE_OWNER_URL"], os.environ["DATABASE_URL"])
+            migrate.upgrade(os.environ["DATABASE_OWNER_URL"], app_role=role)
+        except ValueError as exc:
+            raise CliError(f"{exc} (secret {vault.SECRETS['DATABASE_URL']!r})") from exc
+        except psycopg.Error as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CliError(f"preparing the database with secret {vault.SECRETS['DATABASE_OWNER_URL']!r} failed: "
+                           f"{first}; it must name the server's administrator (CREATEROLE) and the booking "
+                           "database") from exc
+        log.info("database prepared", extra={"fields": {"role": role, "revision": migrate.head_revision()}})
+    return True
 
 
 def _secret_key(data_dir: str | None) -> str:
@@ -52,6 +92,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     configure_logging()
     server = None
+    _from_key_vault(prepare=True)
     embedded = not os.environ.get("DATABASE_URL")
     if embedded:
         if not args.data_dir:
@@ -91,9 +132,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         _embedded(args.data_dir)
         print(json.dumps({"migrated": migrate.head_revision(), "data_dir": args.data_dir}))
         return 0
+    if not args.database_url and _from_key_vault(prepare=True):  # on a VM: role and migrations done
+        print(json.dumps({"migrated": migrate.head_revision(), "source": "key-vault"}))
+        return 0
     url = args.database_url or os.environ.get("DATABASE_OWNER_URL")
     if not url:
-        raise CliError("pass --database-url postgresql://OWNER@HOST/DB or set DATABASE_OWNER_URL")
+        raise CliError("pass --database-url postgresql://OWNER@HOST/DB or set DATABASE_OWNER_URL (or "
+                       "KEY_VAULT_URI on a VM)")
     migrate.upgrade(url, app_role=args.app_role)
     print(json.dumps({"migrated": migrate.head_revision()}))
     return 0
@@ -116,6 +161,7 @@ def cmd_create_tenant(args: argparse.Namespace) -> int:
     from booking.demo import add_demo
     from booking.tenants import NewTenant, create_tenant
 
+    _from_key_vault(prepare=False)
     url = os.environ.get("DATABASE_URL")
     if not url:
         if not args.data_dir:

@@ -32,9 +32,19 @@ def alembic_config(owner_url: str, app_role: str = "booking_app") -> Config:
     return cfg
 
 
+# Held while migrating: every VM of a fleet migrates at start, and they start together.
+MIGRATION_LOCK = 0x626F6F6B  # "book"
+
+
 def upgrade(owner_url: str, app_role: str = "booking_app") -> None:
-    """Migrate the database to the newest schema; must run as the owner role."""
-    command.upgrade(alembic_config(owner_url, app_role), "head")
+    """Migrate the database to the newest schema; must run as the owner role.
+
+    A session advisory lock serialises concurrent runs: the first migrates, the others wait and then find
+    nothing to do. It is released when the lock's connection closes, also if this process dies.
+    """
+    with psycopg.connect(owner_url, autocommit=True) as lock:
+        lock.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        command.upgrade(alembic_config(owner_url, app_role), "head")
 
 
 @cache

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -68,3 +68,38 @@ def provision(
         owner_url=_with(admin_url, user=owner, database=database),
         app_url=_with(admin_url, user=app_role, database=database),
     )
+
+
+def ensure_app_role(owner_url: str, app_url: str) -> str:
+    """Make the service role of `app_url` exist with that URL's password; returns the role's name.
+
+    The cloud's path (the owner URL is the server's administrator, the passwords come from Key Vault): it
+    runs at every start, so a rotated password reaches the server with the next rolling restart. Creating
+    roles needs CREATEROLE, which Azure's administrator login has.
+    """
+    parts = urlsplit(app_url)
+    role, password = unquote(parts.username or ""), unquote(parts.password or "")
+    database = parts.path.lstrip("/")
+    if not ROLE_NAME.match(role):
+        raise ValueError(f"the service role {role!r} in DATABASE_URL is invalid; use lower-case letters, digits "
+                         "and '_'")
+    if not password:
+        raise ValueError(f"DATABASE_URL for role {role!r} has no password; the cloud's URL must carry one")
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        found = conn.execute("SELECT rolsuper OR rolbypassrls OR rolcreaterole AS powerful FROM pg_roles "
+                             "WHERE rolname = %s", (role,)).fetchone()
+        # utility statements take no bind parameters: the password goes in as a quoted literal
+        if found is None:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS "
+                                 "PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+        elif found[0]:  # row-level security would not hold for it: refuse rather than serve
+            raise ValueError(f"the service role {role!r} is a superuser or may bypass row-level security or "
+                             f"create roles; remove that with ALTER ROLE {role} NOSUPERUSER NOBYPASSRLS "
+                             "NOCREATEROLE as an administrator")
+        else:  # only what a CREATEROLE administrator may change on a role it made (PostgreSQL 16+)
+            conn.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)))
+        if database:
+            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(database), sql.Identifier(role)))
+    return role
