@@ -136,3 +136,4 @@ def test_unit_is_hardened() -> None:
                        ("RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX")]:
         assert value in directives.get(key, []), f"{key}={value} missing from booking.service"
     assert directives["Restart"] == ["on-failure"]
+    assert directives["StartLimitIntervalSec"] == ["0"]  # never give up while Key Vault or the DB is not up yet
