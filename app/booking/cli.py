@@ -71,6 +71,24 @@ def _from_key_vault(*, prepare: bool) -> bool:
     return True
 
 
+def _keep_demo_tenant() -> None:
+    """A cloud cell keeps its `demo-<cell>` tenant (the availability tests' page) without an operator."""
+    from booking.cells import CellDirectory, http_peer_lookup
+    from booking.db import make_pool
+    from booking.demo import keep_demo_tenant
+
+    cell = os.environ.get("CELL", "us")
+    cell_urls = parse_cell_urls(os.environ.get("CELL_URLS", "")) or {cell: ""}
+    url = os.environ["DATABASE_URL"]
+
+    def pool() -> Any:
+        made = make_pool(url, min_size=1, max_size=1)
+        made.open(wait=True, timeout=30)
+        return made
+
+    keep_demo_tenant(pool, CellDirectory(cell, cell_urls, http_peer_lookup(2.0)), cell)
+
+
 def _secret_key(data_dir: str | None) -> str:
     if os.environ.get("SECRET_KEY"):
         return os.environ["SECRET_KEY"]
@@ -92,7 +110,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     configure_logging()
     server = None
-    _from_key_vault(prepare=True)
+    if _from_key_vault(prepare=True):
+        _keep_demo_tenant()
     embedded = not os.environ.get("DATABASE_URL")
     if embedded:
         if not args.data_dir:

@@ -25,6 +25,7 @@ import psycopg
 import pytest
 import requests
 from booking import vault
+from booking.provision import DatabaseUrls
 from psycopg import sql
 
 from tests.app.conftest import PASSWORD, Cluster
@@ -174,6 +175,15 @@ def test_a_vm_reads_its_secrets_makes_the_role_migrates_and_serves(azure: FakeAz
             "tenant": {"slug": "vault-shop", "name": "Vault Shop", "residency": "us", "timezone": "UTC"},
             "owner": {"email": "owner@vault-shop.example", "password": PASSWORD}})
         assert signed.status_code == 201, signed.text
+        demo = None
+        for _ in range(100):  # the demo tenant is made in the background right after the start
+            demo = requests.get(f"{base}/v1/public/demo-us/services", timeout=5)
+            if demo.status_code == 200:
+                break
+            time.sleep(0.1)
+        assert demo is not None
+        assert demo.status_code == 200, demo.text
+        assert [s["name"] for s in demo.json()["services"]] == ["Consultation"]
     finally:
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=30)
@@ -274,3 +284,29 @@ def test_a_service_role_that_could_bypass_row_level_security_is_refused(empty_db
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN BYPASSRLS").format(sql.Identifier(empty_db.role)))
     with pytest.raises(ValueError, match="may bypass row-level security"):
         ensure_app_role(empty_db.owner_url, empty_db.app_url)
+
+
+def test_the_demo_tenant_is_made_once_and_healed_if_its_data_is_missing(db: DatabaseUrls) -> None:
+    from booking.cells import CellDirectory
+    from booking.db import make_pool, tenant_tx
+    from booking.demo import ensure_demo_tenant
+
+    pool = make_pool(db.app_url, min_size=1, max_size=2)
+    pool.open(wait=True)
+    cells = CellDirectory("eu", {"eu": ""}, lambda url, slug: None)
+    try:
+        assert ensure_demo_tenant(pool, cells, "eu") == "created"
+        assert ensure_demo_tenant(pool, cells, "eu") == "exists"
+        with pool.connection() as conn:
+            row = conn.execute("SELECT tenant_id FROM tenant_directory WHERE slug = 'demo-eu'").fetchone()
+        assert row is not None
+        with tenant_tx(pool, row["tenant_id"]) as conn:
+            zone = conn.execute("SELECT timezone FROM tenants").fetchone()
+            conn.execute("DELETE FROM services")
+        assert zone == {"timezone": "Europe/Berlin"}
+        assert ensure_demo_tenant(pool, cells, "eu") == "completed"
+        with tenant_tx(pool, row["tenant_id"]) as conn:
+            assert conn.execute("SELECT count(*) AS n FROM services WHERE name = 'Consultation'").fetchone() == {
+                "n": 1}
+    finally:
+        pool.close()
