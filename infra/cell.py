@@ -32,6 +32,7 @@ from infra.storage.backup import BackupStorage, BackupStorageArgs
 from infra.storage.images import Images, ImagesArgs
 from infra.storage.keyvault import KeyVault, KeyVaultArgs
 from infra.storage.postgres import PostgresArgs, PostgresServer
+from infra.storage.service_secrets import ServiceSecrets, ServiceSecretsArgs
 
 ROLES = ("primary", "secondary")
 TLS_CERTIFICATE = "gateway-tls"
@@ -213,6 +214,9 @@ class Cell(pulumi.ComponentResource):
             tenant_id=args.tenant_id,
             replica_resource_group_name=self.resource_group_names["secondary"],
             replica_subnet_id=self.subnet_ids["secondary"]["database"]), opts=child)
+        # The database URLs and SECRET_KEY the fleet reads from the vault at boot (none is in custom data).
+        self.service_secrets = ServiceSecrets(f"{name}-booking-secrets", ServiceSecretsArgs(
+            cell=spec, key_vault=self.key_vault, postgres=self.postgres), opts=child)
         self.backup = BackupStorage(f"{name}-backup", BackupStorageArgs(
             cell=spec, account_name=naming.storage_account("bak", args.environment, spec.name, spec.primary_region),
             resource_group_name=self.resource_group_names["primary"],

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pulumi
 import pulumi_random as random
@@ -107,6 +108,10 @@ class PostgresServer(pulumi.ComponentResource):
     server: dbforpostgresql.Server
     replica: dbforpostgresql.Server | None
     admin_secret: keyvault.Secret
+    admin_password: random.RandomPassword
+    """The generated admin password (ADMIN_LOGIN's); the service's owner URL is built from it."""
+    secret_expires: datetime
+    """Expiry of the admin password's secret: secrets built from it (or kept beside it) expire with it."""
 
     def __init__(self, name: str, args: PostgresArgs, opts: ResourceOptions | None = None) -> None:
         if args.promote_option not in PROMOTE_OPTIONS:
@@ -128,6 +133,8 @@ class PostgresServer(pulumi.ComponentResource):
         # Valid through the next window too, so a deployment skipped for one window does not lock
         # the service out.
         expires = (window + 2) * period
+        self.admin_password = password
+        self.secret_expires = datetime.fromtimestamp(expires, tz=UTC)
 
         ha = (dbforpostgresql.HighAvailabilityArgs(mode=db.ha, standby_availability_zone="2")
               if db.ha == "ZoneRedundant" else dbforpostgresql.HighAvailabilityArgs(mode=db.ha))
