@@ -147,7 +147,9 @@ def run_wrk(url: str, seconds: float, clients: int, *script_args: str) -> dict[s
         raise RuntimeError("wrk is not installed; run `make setup` (it installs the Debian packages in "
                            ".ci/apt-packages.txt) or `apt-get install wrk`")
     threads = min(WRK_THREADS, clients)
-    out = subprocess.run([wrk, "-t", str(threads), "-c", str(clients), "-d", f"{seconds}s", "-s", str(WRK_SCRIPT),
+    # --timeout 30s: wrk's 2 s default would count slow answers as errors while the service still commits them
+    out = subprocess.run([wrk, "-t", str(threads), "-c", str(clients), "-d", f"{seconds}s", "--timeout", "30s",
+                          "-s", str(WRK_SCRIPT),
                           url, "--", script_args[0], script_args[1], str(threads), *script_args[2:]],
                          capture_output=True, text=True, check=False, timeout=seconds + 60)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRK ")), None)

@@ -40,7 +40,7 @@ class Principal:
     scopes: tuple[str, ...] = (ALL,)
     via: str = "token"
     # what the user may do at all (booking.roles); scopes can only narrow it further
-    role: str = OWNER
+    role: str = STAFF  # fail closed: a Principal built without its role gets the least
     staff_id: uuid.UUID | None = None
 
     def allows(self, scope: str) -> bool:

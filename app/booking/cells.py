@@ -115,6 +115,9 @@ class CellDirectory:
                 continue
             if answer == name:
                 return name, unreachable
+            if answer is not None:  # a cell that calls itself otherwise: CELL_URLS is wrong, its 'no' means nothing
+                unreachable.append(PeerUnreachable(name, f"answered as cell {answer!r}; CELL_URLS must map "
+                                                         f"{name!r} to that cell's own URL"))
         return None, unreachable
 
     def forget(self, slug: str) -> None:

@@ -12,8 +12,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import psycopg
+import sqlalchemy.exc
 
 from booking import migrate
 from booking.cli_tenant import TenantCliError
@@ -37,38 +39,49 @@ def _embedded(data_dir: str) -> tuple[Any, str, str]:
 
 
 def _from_key_vault(*, prepare: bool) -> bool:
-    """In the cloud (KEY_VAULT_URI set, DATABASE_URL not): read the secrets into the environment.
+    """In the cloud (KEY_VAULT_URI set, DATABASE_URL not): DATABASE_URL and SECRET_KEY from Key Vault.
 
-    With `prepare`, also make the service role match its Key Vault password and migrate, as the owner, under
-    the migration lock: every VM does this at start, so a new release or a rotated password needs no
-    separate step. Every secret is read before the database is touched.
+    With `prepare`, also make the service role match its Key Vault password and migrate, with the owner URL,
+    under the migration lock: every VM does this at start, so a new release or a rotated password needs no
+    separate step. Every secret is read before the database is touched. The owner URL (the server's
+    administrator, who could switch row-level security off) is used here and never put into the
+    environment the web workers inherit.
     """
     if not os.environ.get("KEY_VAULT_URI") or os.environ.get("DATABASE_URL"):
         return False
     from booking import vault
-    from booking.provision import ensure_app_role
 
     try:
         found = vault.load(os.environ)
     except vault.VaultError as exc:
         raise CliError(str(exc)) from exc
+    owner_url = found.pop("DATABASE_OWNER_URL")
     for variable, value in found.items():
         if not os.environ.get(variable):  # an explicit setting wins, e.g. an operator's SECRET_KEY override
             os.environ[variable] = value
     log.info("secrets read from Key Vault", extra={"fields": {"secrets": sorted(vault.SECRETS.values())}})
     if prepare:
         try:
-            role = ensure_app_role(os.environ["DATABASE_OWNER_URL"], os.environ["DATABASE_URL"])
-            migrate.upgrade(os.environ["DATABASE_OWNER_URL"], app_role=role)
+            role = migrate.prepare(owner_url, os.environ["DATABASE_URL"])
         except ValueError as exc:
             raise CliError(f"{exc} (secret {vault.SECRETS['DATABASE_URL']!r})") from exc
-        except psycopg.Error as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        except (psycopg.Error, sqlalchemy.exc.DBAPIError) as exc:
             raise CliError(f"preparing the database with secret {vault.SECRETS['DATABASE_OWNER_URL']!r} failed: "
-                           f"{first}; it must name the server's administrator (CREATEROLE) and the booking "
-                           "database") from exc
+                           f"{_scrubbed(exc, owner_url, os.environ['DATABASE_URL'])}; it must name the server's "
+                           "administrator (CREATEROLE) and the booking database, and the server must allow the "
+                           "btree_gist extension (azure.extensions)") from exc
         log.info("database prepared", extra={"fields": {"role": role, "revision": migrate.head_revision()}})
     return True
+
+
+def _scrubbed(exc: BaseException, *urls: str) -> str:
+    """The first line of an error, with every password of `urls` blanked (libpq may echo a bad URL)."""
+    text = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else type(exc).__name__
+    for url in urls:
+        password = urlsplit(url).password
+        for secret in filter(None, {password, unquote(password or "")}):
+            text = text.replace(secret, "***")
+    return text
 
 
 def _keep_demo_tenant() -> None:

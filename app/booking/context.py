@@ -44,9 +44,10 @@ def required_scope(method: str, path: str) -> str:
 
 
 def route_of(request: Request) -> str:
-    """The matched route's template (e.g. /v1/staff/{staff_id}); the raw path if routing set none."""
+    """The matched route's template (e.g. /v1/staff/{staff_id}); "" if routing set none, which no role's
+    allow-list names, so such a request is owner-only."""
     route = request.scope.get("route")
-    return str(getattr(route, "path", request.url.path))
+    return str(getattr(route, "path", ""))
 
 
 @dataclass

@@ -25,19 +25,24 @@ DEMO_ZONES = {"us": "America/New_York", "eu": "Europe/Berlin", "au": "Australia/
 def add_demo(pool: Any, tenant_id: str, timezone: str) -> dict[str, str]:
     """Add staff 'Demo Staff' (Mon-Fri 09:00-17:00 in `timezone`) and a 30-minute 'Consultation'."""
     with tenant_tx(pool, tenant_id) as conn:
-        staff = conn.execute("INSERT INTO staff (tenant_id, name, timezone) VALUES "
-                             "(current_setting('app.tenant_id')::uuid, 'Demo Staff', %s) RETURNING id",
-                             (timezone,)).fetchone()
-        assert staff is not None
-        for weekday in range(5):
-            conn.execute("INSERT INTO availability_rules (tenant_id, staff_id, weekday, start_minute, end_minute) "
-                         "VALUES (current_setting('app.tenant_id')::uuid, %s, %s, 540, 1020)", (staff["id"], weekday))
-        service = conn.execute(
-            "INSERT INTO services (tenant_id, name, duration_minutes, slot_interval_minutes, horizon_days) VALUES "
-            "(current_setting('app.tenant_id')::uuid, 'Consultation', 30, 30, 60) RETURNING id").fetchone()
-        assert service is not None
-        conn.execute("INSERT INTO service_staff (tenant_id, service_id, staff_id) VALUES "
-                     "(current_setting('app.tenant_id')::uuid, %s, %s)", (service["id"], staff["id"]))
+        return add_demo_rows(conn, timezone)
+
+
+def add_demo_rows(conn: Any, timezone: str) -> dict[str, str]:
+    """add_demo in the caller's tenant transaction."""
+    staff = conn.execute("INSERT INTO staff (tenant_id, name, timezone) VALUES "
+                         "(current_setting('app.tenant_id')::uuid, 'Demo Staff', %s) RETURNING id",
+                         (timezone,)).fetchone()
+    assert staff is not None
+    for weekday in range(5):
+        conn.execute("INSERT INTO availability_rules (tenant_id, staff_id, weekday, start_minute, end_minute) "
+                     "VALUES (current_setting('app.tenant_id')::uuid, %s, %s, 540, 1020)", (staff["id"], weekday))
+    service = conn.execute(
+        "INSERT INTO services (tenant_id, name, duration_minutes, slot_interval_minutes, horizon_days) VALUES "
+        "(current_setting('app.tenant_id')::uuid, 'Consultation', 30, 30, 60) RETURNING id").fetchone()
+    assert service is not None
+    conn.execute("INSERT INTO service_staff (tenant_id, service_id, staff_id) VALUES "
+                 "(current_setting('app.tenant_id')::uuid, %s, %s)", (service["id"], staff["id"]))
     return {"staff_id": str(staff["id"]), "service_id": str(service["id"])}
 
 
@@ -64,10 +69,11 @@ def ensure_demo_tenant(pool: Any, cells: CellDirectory, cell: str) -> str:
     else:
         tenant_id = str(row["tenant_id"])
     with tenant_tx(pool, tenant_id) as conn:
-        has_service = conn.execute("SELECT 1 FROM services LIMIT 1").fetchone() is not None
-    if not has_service:  # also heals a start that died between creating the tenant and its data
-        add_demo(pool, tenant_id, zone)
-        outcome = "created" if outcome == "created" else "completed"
+        # every VM of both regions runs this at start: one at a time, or two could add the data twice
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"demo-tenant:{slug}",))
+        if conn.execute("SELECT 1 FROM services LIMIT 1").fetchone() is None:
+            add_demo_rows(conn, zone)  # also heals a start that died between the tenant and its data
+            outcome = "created" if outcome == "created" else "completed"
     return outcome
 
 
@@ -76,22 +82,23 @@ def keep_demo_tenant(make_pool: Callable[[], Any], cells: CellDirectory, cell: s
     """Ensure the demo tenant in the background, retrying while other cells cannot be asked (first deploy)."""
 
     def run() -> None:
-        pool = make_pool()
-        try:
-            for attempt in range(attempts):
+        for attempt in range(attempts):
+            try:
+                pool = make_pool()
                 try:
                     outcome = ensure_demo_tenant(pool, cells, cell)
-                except ApiError as exc:
-                    log.warning("demo tenant not ready yet", extra={"fields": {
-                        "slug": f"demo-{cell}", "status": exc.status, "detail": exc.detail, "attempt": attempt + 1}})
-                    sleep(interval_s)
-                    continue
-                log.info("demo tenant in place", extra={"fields": {"slug": f"demo-{cell}", "outcome": outcome}})
-                return
-            log.error("demo tenant could not be created; the booking-page availability test will fail until "
-                      "`booking create-tenant --demo` is run", extra={"fields": {"slug": f"demo-{cell}"}})
-        finally:
-            pool.close()
+                finally:
+                    pool.close()
+            except Exception as exc:  # whatever went wrong (database, peers), the next attempt may succeed
+                detail = exc.detail if isinstance(exc, ApiError) else type(exc).__name__
+                log.warning("demo tenant not ready yet", extra={"fields": {
+                    "slug": f"demo-{cell}", "detail": detail, "attempt": attempt + 1}})
+                sleep(interval_s)
+                continue
+            log.info("demo tenant in place", extra={"fields": {"slug": f"demo-{cell}", "outcome": outcome}})
+            return
+        log.error("demo tenant could not be created; the booking-page availability test will fail until "
+                  "`booking create-tenant --demo` is run", extra={"fields": {"slug": f"demo-{cell}"}})
 
     thread = threading.Thread(target=run, name="demo-tenant", daemon=True)
     thread.start()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ def alembic_config(owner_url: str, app_role: str = "booking_app") -> Config:
     # ConfigParser interpolation treats % specially (URL-encoded passwords contain it)
     cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(owner_url).replace("%", "%%"))
     cfg.attributes["app_role"] = app_role
+    cfg.attributes["libpq_url"] = owner_url  # what env.py connects with (see there why)
     return cfg
 
 
@@ -36,15 +39,35 @@ def alembic_config(owner_url: str, app_role: str = "booking_app") -> Config:
 MIGRATION_LOCK = 0x626F6F6B  # "book"
 
 
-def upgrade(owner_url: str, app_role: str = "booking_app") -> None:
-    """Migrate the database to the newest schema; must run as the owner role.
+@contextmanager
+def migration_lock(owner_url: str) -> Iterator[None]:
+    """A session advisory lock serialising every VM's start-up work on one database.
 
-    A session advisory lock serialises concurrent runs: the first migrates, the others wait and then find
-    nothing to do. It is released when the lock's connection closes, also if this process dies.
+    The first holder does the work, the others wait and then find nothing to do. It is released when the
+    lock's own connection closes, also if this process dies.
     """
     with psycopg.connect(owner_url, autocommit=True) as lock:
         lock.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        yield
+
+
+def upgrade(owner_url: str, app_role: str = "booking_app") -> None:
+    """Migrate the database to the newest schema; must run as the owner role."""
+    with migration_lock(owner_url):
         command.upgrade(alembic_config(owner_url, app_role), "head")
+
+
+def prepare(owner_url: str, app_url: str) -> str:
+    """The cloud's start: the service role of `app_url` with its password, then migrations; returns the role.
+
+    Both under the migration lock: a fleet starts together, and concurrent CREATE/ALTER ROLE fail.
+    """
+    from booking.provision import ensure_app_role
+
+    with migration_lock(owner_url):
+        role = ensure_app_role(owner_url, app_url)
+        command.upgrade(alembic_config(owner_url, role), "head")
+    return role
 
 
 @cache

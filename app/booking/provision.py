@@ -88,17 +88,20 @@ def ensure_app_role(owner_url: str, app_url: str) -> str:
     with psycopg.connect(owner_url, autocommit=True) as conn:
         found = conn.execute("SELECT rolsuper OR rolbypassrls OR rolcreaterole AS powerful FROM pg_roles "
                              "WHERE rolname = %s", (role,)).fetchone()
-        # utility statements take no bind parameters: the password goes in as a quoted literal
+        # Only a SCRAM verifier travels, computed here by libpq: a statement that fails is written to the
+        # server's log with its text (log_min_error_statement), and those logs are shipped to Log Analytics.
+        # Utility statements take no bind parameters, so the verifier goes in as a quoted literal.
+        verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
         if found is None:
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS "
-                                 "PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+                                 "PASSWORD {}").format(sql.Identifier(role), sql.Literal(verifier)))
         elif found[0]:  # row-level security would not hold for it: refuse rather than serve
             raise ValueError(f"the service role {role!r} is a superuser or may bypass row-level security or "
                              f"create roles; remove that with ALTER ROLE {role} NOSUPERUSER NOBYPASSRLS "
                              "NOCREATEROLE as an administrator")
         else:  # only what a CREATEROLE administrator may change on a role it made (PostgreSQL 16+)
             conn.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
-                sql.Identifier(role), sql.Literal(password)))
+                sql.Identifier(role), sql.Literal(verifier)))
         if database:
             conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
                 sql.Identifier(database), sql.Identifier(role)))

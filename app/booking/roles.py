@@ -7,6 +7,7 @@ Scopes on a token narrow a role further; they never widen it.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 
 from booking.auth import OWNER, Principal
@@ -41,10 +42,20 @@ def check_role(who: Principal, method: str, route: str, path_params: Mapping[str
     if (method, route) not in STAFF_ROUTES:
         raise ApiError(403, f"{method} {route} is for the business's owners; a {who.role} account manages only "
                             "its own hours, calendar and bookings. Ask an owner to do this or to change your role")
-    if route in OWN_STAFF_ROUTES and path_params.get("staff_id") != (str(who.staff_id) if who.staff_id else None):
+    if route in OWN_STAFF_ROUTES and not _same_staff(path_params.get("staff_id"), who.staff_id):
         mine = f"your own ({who.staff_id})" if who.staff_id else "none: your account is not linked to a staff member"
         raise ApiError(403, f"a {who.role} account may change only its own staff member's hours and calendar; "
                             f"yours is {mine}")
+
+
+def _same_staff(given: str | None, own: uuid.UUID | None) -> bool:
+    """Whether a path's staff id is the caller's own, whatever the UUID's spelling (case, braces)."""
+    if given is None or own is None:
+        return False
+    try:
+        return uuid.UUID(given) == own
+    except ValueError:
+        return False
 
 
 def own_staff(who: Principal) -> tuple[bool, str | None]:

@@ -39,6 +39,9 @@ SERVER_PARAMETERS: tuple[tuple[str, str], ...] = (
     ("log_connections", "on"),
     ("log_checkpoints", "on"),
     ("connection_throttle.enable", "on"),
+    # Azure refuses CREATE EXTENSION for anything not allow-listed here; the bookings' exclusion constraint
+    # (tenant, staff, time range) needs btree_gist (app/booking/migrations/versions/0001_initial.py)
+    ("azure.extensions", "BTREE_GIST"),
 )
 # Properties Azure only honours when a replica is created; changing them later would either be
 # rejected or replace the replica, so later updates ignore them.

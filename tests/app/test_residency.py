@@ -215,7 +215,8 @@ def test_signup_while_a_peer_cell_is_down_is_503_and_creates_nothing(us_alone: S
 
 
 @pytest.mark.parametrize(("status", "body"), [(500, ""), (503, ""), (200, "<html>proxy</html>"),
-                                              (200, '{"slug": "x"}')])
+                                              (200, '{"slug": "x"}'),
+                                              (200, '{"slug": "x", "cell": "au"}')])  # CELL_URLS mixed up
 def test_signup_is_503_when_a_peer_gives_no_usable_answer(us_alone: Service, eu_peer: FakePeer,
                                                          status: int, body: str) -> None:
     eu_peer.up(status, body)

@@ -114,12 +114,17 @@ def empty_db(cluster: Cluster) -> Iterator[EmptyDatabase]:
     with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE NOSUPERUSER").format(sql.Identifier(admin)))
         conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(admin)))
-    owner = urlsplit(cluster.urls.owner_url.replace(f"/{cluster.template}?", f"/{name}?").replace(
-        "booking_owner@", f"{admin}@"))
+    owner = urlsplit(cluster.urls.owner_url)
     password = "p@ss w/rd%" + uuid.uuid4().hex  # characters a URL must quote
-    host = owner.netloc.rpartition("@")[2]
-    app_url = f"postgresql://{role}:{quote(password, safe='')}@{host}/{name}?{owner.query}"
-    yield EmptyDatabase(name, owner.geturl(), role, app_url, password)
+    # The cloud's URL shape (infra/storage/service_secrets.py): two servers as host:port in the authority,
+    # libpq keeping the writer. The first one here does not exist, as after a failover before `pulumi up`
+    # reorders them; the second is the cluster's socket directory, percent-encoded as libpq allows.
+    socket_dir = parse_qs(owner.query)["host"][0]
+    hosts = f"{quote('/nonexistent-' + uuid.uuid4().hex, safe='')}:5432,{quote(socket_dir, safe='')}:5432"
+    query = "target_session_attrs=read-write&connect_timeout=3"
+    owner_url = f"postgresql://{admin}@{hosts}/{name}?{query}"
+    app_url = f"postgresql://{role}:{quote(password, safe='')}@{hosts}/{name}?{query}"
+    yield EmptyDatabase(name, owner_url, role, app_url, password)
     with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         for who in (role, admin):

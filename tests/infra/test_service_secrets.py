@@ -31,7 +31,7 @@ SERVER = "azure-native:dbforpostgresql:Server"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 NAMES = ("booking-database-url", "booking-owner-url", "booking-secret-key")  # the contract, spelled out
 URL = re.compile(r"^postgresql://(?P<login>[^:@/]+):(?P<password>[^@/]+)@(?P<hosts>[^/]+)/booking"
-                 r"\?sslmode=require&target_session_attrs=read-write&connect_timeout=10$")
+                 r"\?sslmode=require&target_session_attrs=read-write&connect_timeout=3$")
 Env = tuple[environment.Environment, mocks.Plan]
 
 
@@ -189,7 +189,7 @@ def test_connection_url_quotes_any_password(password: str) -> None:
     parts = urlsplit(url)
     assert (parts.scheme, parts.hostname, parts.port, parts.path, parts.query) == (
         "postgresql", "db.example.com", 5432, "/booking", "sslmode=require&target_session_attrs=read-write&"
-        "connect_timeout=10")
+        "connect_timeout=3")
     assert parts.username == "booking_app"
     assert unquote(parts.password or "") == password
     assert URL.match(url), url

@@ -28,7 +28,8 @@ class PatIn(BaseModel):
 
 
 def _token_json(row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": str(row["id"]), "kind": row["kind"], "name": row["name"], "scopes": list(row["scopes"]),
+    return {"id": str(row["id"]), "user_id": str(row["user_id"]), "kind": row["kind"], "name": row["name"],
+            "scopes": list(row["scopes"]),
             "created_at": row["created_at"].isoformat(),
             "expires_at": row["expires_at"].isoformat() if row["expires_at"] else None,
             "last_used_at": row["last_used_at"].isoformat() if row["last_used_at"] else None}

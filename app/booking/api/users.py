@@ -23,6 +23,7 @@ from booking.context import Context, ctx_of
 from booking.db import Conn, tenant_tx
 from booking.errors import ApiError, not_found
 from booking.passwords import check_password, hash_password
+from booking.sessions import TTL
 
 router = APIRouter(tags=["team"])
 INVITE_TTL = timedelta(days=7)
@@ -69,7 +70,7 @@ def _write(conn: Conn, statement: str, params: dict[str, Any]) -> dict[str, Any]
     except psycopg.errors.ForeignKeyViolation:
         raise ApiError(422, f"staff_id={params.get('staff_id')} is not a staff member of this business") from None
     except psycopg.errors.UniqueViolation as exc:
-        if "one_account_per_staff" in str(exc):
+        if exc.diag.constraint_name == "users_one_account_per_staff":
             raise ApiError(409, f"staff member {params.get('staff_id')} already has an account; change or "
                                 "remove that account first") from None
         raise ApiError(409, f"email={params.get('email')!r} already has an account in this business") from None
@@ -93,12 +94,20 @@ def _user(conn: Conn, user_id: uuid.UUID, lock: str = "") -> dict[str, Any]:
     return row
 
 
-def _keep_an_owner(conn: Conn, leaving: uuid.UUID) -> None:
+def _owners(conn: Conn) -> list[uuid.UUID]:
+    """The active owners, row-locked in id order before any other users row of the request.
+
+    Taking these locks first, always in the same order, is what lets two owners demote or remove each other
+    at the same moment without a deadlock: the second waits, then sees the first's change.
+    """
+    rows = conn.execute("SELECT id FROM users WHERE role = 'owner' AND password_hash IS NOT NULL "
+                        "ORDER BY id FOR UPDATE").fetchall()
+    return [r["id"] for r in rows]
+
+
+def _keep_an_owner(owners: list[uuid.UUID], leaving: uuid.UUID) -> None:
     """409 if `leaving` is the last active owner: nobody could manage the business any more."""
-    # locks every owner row, so two owners demoting each other at once cannot both succeed
-    owners = conn.execute("SELECT id FROM users WHERE role = 'owner' AND password_hash IS NOT NULL "
-                          "ORDER BY id FOR UPDATE").fetchall()
-    if all(o["id"] == leaving for o in owners):
+    if all(o == leaving for o in owners):
         raise ApiError(409, "this is the business's last owner; make another account an owner first")
 
 
@@ -121,8 +130,8 @@ def list_users(request: Request) -> dict[str, Any]:
 def invite_user(body: UserIn, request: Request) -> dict[str, Any]:
     """Invite an account; the answer holds the one-time `invite_token` to pass on (valid 7 days)."""
     ctx = ctx_of(request)
-    _check_role(body.role, body.staff_id)
     with ctx.authed(request) as (conn, who):
+        _check_role(body.role, body.staff_id)
         stored, invitation = _invitation(ctx, who.tenant_id)
         params = {"email": body.email.strip().lower(), "role": body.role, "staff_id": body.staff_id, **stored}
         row = _write(conn, "INSERT INTO users (tenant_id, email, role, staff_id, invite_hash, invite_expires_at) "
@@ -153,13 +162,14 @@ def reinvite_user(user_id: uuid.UUID, request: Request) -> dict[str, Any]:
 def change_user(user_id: uuid.UUID, body: UserPatch, request: Request) -> dict[str, Any]:
     """Change an account's role or staff member; takes effect on its very next request."""
     with ctx_of(request).authed(request) as (conn, who):
+        owners = _owners(conn)
         row = _user(conn, user_id, "FOR UPDATE")
         sent = body.model_fields_set
         role = body.role if "role" in sent and body.role is not None else row["role"]
         staff_id = body.staff_id if "staff_id" in sent else row["staff_id"]
         _check_role(role, staff_id)
         if row["role"] == OWNER and role != OWNER:
-            _keep_an_owner(conn, user_id)
+            _keep_an_owner(owners, user_id)
         _write(conn, "UPDATE users SET role = %(role)s, staff_id = %(staff_id)s WHERE id = %(id)s RETURNING id",
                {"role": role, "staff_id": staff_id, "id": user_id})
         record(conn, who.tenant_id, f"user:{who.user_id}", "user.changed", f"user:{user_id}:{role}",
@@ -171,9 +181,10 @@ def change_user(user_id: uuid.UUID, body: UserPatch, request: Request) -> dict[s
 def remove_user(user_id: uuid.UUID, request: Request) -> Response:
     """Remove an account: its tokens, sessions and OAuth clients stop working at once."""
     with ctx_of(request).authed(request) as (conn, who):
+        owners = _owners(conn)
         row = _user(conn, user_id, "FOR UPDATE")
         if row["role"] == OWNER:
-            _keep_an_owner(conn, user_id)
+            _keep_an_owner(owners, user_id)
         conn.execute("DELETE FROM users WHERE id = %s", (user_id,))
         record(conn, who.tenant_id, f"user:{who.user_id}", "user.removed", f"user:{user_id}", address_of(request))
     return Response(status_code=204)
@@ -212,7 +223,10 @@ def accept_invitation(body: AcceptIn, request: Request) -> dict[str, Any]:
     """Set the password of an invited account with its invitation token; answers with a login token."""
     ctx = ctx_of(request)
     with accepting(ctx, request, body.token, body.password) as (conn, user):
-        token = issue_token(conn, ctx.tokens, user["tenant_id"], user["id"], name="invitation")[1]
+        # expires like a web session: staff work through sign-in; an owner who wants a lasting credential
+        # creates a personal access token
+        token = issue_token(conn, ctx.tokens, user["tenant_id"], user["id"], name="invitation",
+                            expires_at=ctx.clock() + TTL)[1]
     return {"access_token": token, "user": {"id": str(user["id"]), "email": user["email"], "role": user["role"],
                                             "staff_id": str(user["staff_id"]) if user["staff_id"] else None},
             "tenant": {"id": str(user["tenant_id"]), "slug": user["slug"]}}

@@ -40,6 +40,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP INDEX users_one_account_per_staff")
+    # row-level security is forced on users, for the owner too: lift it for the one cross-tenant delete
+    op.execute("ALTER TABLE users NO FORCE ROW LEVEL SECURITY")
     op.execute("DELETE FROM users WHERE password_hash IS NULL")
+    op.execute("ALTER TABLE users FORCE ROW LEVEL SECURITY")
     op.execute("ALTER TABLE users DROP COLUMN staff_id, DROP COLUMN invite_hash, DROP COLUMN invite_expires_at")
     op.execute("ALTER TABLE users ALTER COLUMN password_hash SET NOT NULL")
