@@ -30,7 +30,7 @@ from infra.observability.agent import agent_extension
 from infra.observability.cell_observability import CellObservability, CellObservabilityArgs, by_region
 from infra.storage.backup import BackupStorage, BackupStorageArgs
 from infra.storage.images import Images, ImagesArgs
-from infra.storage.keyvault import KeyVault, KeyVaultArgs
+from infra.storage.keyvault import KeyVault, KeyVaultArgs, VaultEndpoint
 from infra.storage.postgres import PostgresArgs, PostgresServer
 from infra.storage.service_secrets import ServiceSecrets, ServiceSecretsArgs
 
@@ -101,8 +101,10 @@ class Cell(pulumi.ComponentResource):
     Attributes for the other components (dicts keyed by region role "primary"/"secondary"):
     `regions`, `tags`, `resource_groups`, `resource_group_names`,
     `subnet_ids` (role -> "gateway"/"app"/"database"/"private_endpoints"/"bastion" -> id),
-    `dns_zone_ids` ("postgres"/"vault"/"blob" -> id; zones linked to both VNets),
-    `key_vault` (the KeyVault component: `.secret(...)` stores a secret with expiry and content type),
+    `dns_zone_ids` ("postgres"/"blob" -> id; zones linked to both VNets),
+    `vault_zone_ids` (role -> that region's privatelink.vaultcore.azure.net zone, linked to its VNet only),
+    `key_vault` (the KeyVault component: `.secret(...)` stores a secret with expiry and content type; it
+    has a private endpoint in each region, registered in that region's vault zone),
     `key_vault_id`, `key_vault_name`, `key_vault_uri`,
     `fleet_identity_id`, `fleet_identity_principal_id`, `fleet_identity_client_id` (the VMs' identity),
     `gateway_ids`, `public_ip_ids`, `gateway_fqdns`, `scale_set_ids`, `release_container_ids`
@@ -131,12 +133,21 @@ class Cell(pulumi.ComponentResource):
         ), opts=child)
         self.subnet_ids = self.network.subnet_ids
         self.dns_zone_ids = self.network.dns_zone_ids
+        self.vault_zone_ids = self.network.vault_zone_ids
 
+        # The vault lives in the primary region. VMs of the secondary region (the standby fleet, scaled
+        # up in a failover) read it through their own region's endpoint: the primary's may be down. The
+        # network makes a vault zone for every region it builds a VNet (and private-endpoint subnet) in.
+        vault_endpoints = {
+            role: VaultEndpoint(subnet_id=self.subnet_ids[role]["private_endpoints"], dns_zone_id=zone_id,
+                                resource_group_name=self.resource_group_names[role], location=self.regions[role])
+            for role, zone_id in self.vault_zone_ids.items() if role != "primary"}
         self.key_vault = KeyVault(f"{name}-kv", KeyVaultArgs(
             vault_name=naming.key_vault(args.environment, spec.name),
             resource_group_name=self.resource_group_names["primary"], location=spec.primary_region,
             tenant_id=args.tenant_id, private_endpoint_subnet_id=self.subnet_ids["primary"]["private_endpoints"],
-            dns_zone_id=self.dns_zone_ids["vault"], certificate_name=TLS_CERTIFICATE, tags=self.tags,
+            dns_zone_id=self.vault_zone_ids["primary"], certificate_name=TLS_CERTIFICATE, tags=self.tags,
+            regional_endpoints=vault_endpoints,
         ), opts=child)
         self.key_vault_id = self.key_vault.id
         self.key_vault_name = self.key_vault.name
@@ -255,6 +266,7 @@ class Cell(pulumi.ComponentResource):
             "resource_groups": self.resource_group_names,
             "subnet_ids": self.subnet_ids,
             "dns_zone_ids": self.dns_zone_ids,
+            "vault_zone_ids": self.vault_zone_ids,
             "key_vault_uri": self.key_vault_uri,
             "gateway_fqdns": self.gateway_fqdns,
             "scale_set_ids": self.scale_set_ids,

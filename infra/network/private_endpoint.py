@@ -12,7 +12,8 @@ def private_endpoint(name: str, *, target_id: pulumi.Input[str], group_id: str, 
     """Reach `target_id` (sub-resource `group_id`: "vault", "blob", ...) privately from `subnet_id`.
 
     The DNS zone group writes the endpoint's A record into the private zone, so the service's public
-    name resolves to the private address from both peered VNets.
+    name resolves to the private address from every VNet linked to that zone. Two endpoints of one
+    service must not share a zone: they write the same name, and the last one wins.
     """
     endpoint = network.PrivateEndpoint(
         f"{name}-pe",

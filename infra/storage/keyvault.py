@@ -2,16 +2,20 @@
 
 RBAC only (no access policies), purge protection and 90-day soft delete so a deleted secret can
 always be recovered, and no public network access: the fleet and the gateway reach it through a
-private endpoint whose record lives in the cell's privatelink.vaultcore.azure.net zone.
+private endpoint in their own region. The vault lives in the primary region and has its endpoint
+there; each other region of the cell (the secondary) gets a second endpoint, registered in that
+region's own privatelink.vaultcore.azure.net zone, so VMs started there during a primary-region
+outage still read the vault (Microsoft fails a vault over read-only to the paired region).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pulumi
-from pulumi_azure_native import keyvault
+from pulumi_azure_native import keyvault, network
 
 from infra.network.private_endpoint import private_endpoint
 
@@ -28,6 +32,20 @@ KEK_ROTATION = {
 
 
 @dataclass
+class VaultEndpoint:
+    """Where a further private endpoint of the vault goes: another region of the cell."""
+
+    subnet_id: pulumi.Input[str]
+    """That region's private-endpoint subnet."""
+    dns_zone_id: pulumi.Input[str]
+    """That region's own privatelink.vaultcore.azure.net zone (linked to that region's VNet only)."""
+    resource_group_name: pulumi.Input[str]
+    """That region's resource group."""
+    location: str
+    """That Azure region."""
+
+
+@dataclass
 class KeyVaultArgs:
     """Inputs of a cell's Key Vault."""
 
@@ -40,20 +58,23 @@ class KeyVaultArgs:
     tenant_id: pulumi.Input[str]
     """Entra tenant that authorizes access (RBAC)."""
     private_endpoint_subnet_id: pulumi.Input[str]
-    """Subnet of the vault's private endpoint."""
+    """Subnet of the vault's private endpoint in its own (the primary) region."""
     dns_zone_id: pulumi.Input[str]
-    """The privatelink.vaultcore.azure.net zone linked to the cell's VNets."""
+    """The primary region's privatelink.vaultcore.azure.net zone (linked to the primary VNet only)."""
     certificate_name: str
     """Name of the gateway's TLS certificate, imported into the vault by the operator (docs/deploy.md)."""
     tags: dict[str, str]
     """Cell tags."""
+    regional_endpoints: Mapping[str, VaultEndpoint] = field(default_factory=dict)
+    """Further private endpoints by region role (the cell's secondary region), each in its region's zone."""
 
 
 class KeyVault(pulumi.ComponentResource):
     """A private, RBAC-only Key Vault with a rotating key-encryption key.
 
-    Attributes: `vault`, `id`, `name`, `uri`, `kek` (the key), `kek_uri`, `certificate_secret_id`
-    (versionless secret id of the TLS certificate, so the gateway picks up renewals).
+    Attributes: `vault`, `id`, `name`, `uri`, `endpoint` (the private endpoint in the vault's region),
+    `regional_endpoints` (role -> the private endpoint in that region), `kek` (the key), `kek_uri`,
+    `certificate_secret_id` (versionless secret id of the TLS certificate, so the gateway picks up renewals).
     """
 
     def __init__(self, name: str, args: KeyVaultArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -88,6 +109,12 @@ class KeyVault(pulumi.ComponentResource):
             f"{name}-vault", target_id=self.vault.id, group_id="vault", subnet_id=args.private_endpoint_subnet_id,
             dns_zone_id=args.dns_zone_id, resource_group_name=args.resource_group_name, location=args.location,
             tags=args.tags, parent=self)
+        self.regional_endpoints: dict[str, network.PrivateEndpoint] = {
+            role: private_endpoint(
+                f"{name}-vault-{role}", target_id=self.vault.id, group_id="vault", subnet_id=where.subnet_id,
+                dns_zone_id=where.dns_zone_id, resource_group_name=where.resource_group_name,
+                location=where.location, tags=args.tags, parent=self)
+            for role, where in args.regional_endpoints.items()}
         self.kek = keyvault.Key(
             f"{name}-kek",
             key_name=KEK_NAME,

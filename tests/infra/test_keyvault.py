@@ -39,24 +39,26 @@ def test_vault_is_rbac_only_purge_protected_and_soft_deletes_for_90_days(env_pla
         assert props["tenantId"] == mocks.TENANT
 
 
-def test_vault_has_no_public_network_access_only_a_private_endpoint(env_plan: Env) -> None:
+def test_vault_has_no_public_network_access_only_private_endpoints(env_plan: Env) -> None:
     env, plan = env_plan
     ids = by_id(plan)
-    for cell in env.cells:
-        [vault] = of_cell(plan, cell, VAULT)
+    for cell in env.cells.values():
+        [vault] = of_cell(plan, cell.name, VAULT)
         props = vault.inputs["properties"]
         assert props["publicNetworkAccess"] == "Disabled", f"{vault.name}: reachable from the Internet"
         assert props["networkAcls"]["defaultAction"] == "Deny"
         endpoints = [e for e in plan.of_type("azure-native:network:PrivateEndpoint")
                      if e.inputs["privateLinkServiceConnections"][0]["privateLinkServiceId"] == vault.id]
-        assert len(endpoints) == 1, f"{vault.name}: needs exactly one private endpoint"
-        endpoint = endpoints[0]
-        assert endpoint.inputs["privateLinkServiceConnections"][0]["groupIds"] == ["vault"]
-        assert ids[endpoint.inputs["subnet"]["id"]].inputs["subnetName"] == "private-endpoints"
-        [group] = [g for g in plan.of_type("azure-native:network:PrivateDnsZoneGroup")
-                   if g.inputs["privateEndpointName"] == endpoint.name]
-        zone = ids[group.inputs["privateDnsZoneConfigs"][0]["privateDnsZoneId"]]
-        assert zone.inputs["privateZoneName"] == "privatelink.vaultcore.azure.net"
+        # One per region of the cell (test_vault_endpoints.py: each in its region, with its region's DNS).
+        assert sorted(str(e.location) for e in endpoints) == sorted((cell.primary_region, cell.secondary_region)), \
+            f"{vault.name}: needs one private endpoint per region"
+        for endpoint in endpoints:
+            assert endpoint.inputs["privateLinkServiceConnections"][0]["groupIds"] == ["vault"]
+            assert ids[endpoint.inputs["subnet"]["id"]].inputs["subnetName"] == "private-endpoints"
+            [group] = [g for g in plan.of_type("azure-native:network:PrivateDnsZoneGroup")
+                       if g.inputs["privateEndpointName"] == endpoint.name]
+            zone = ids[group.inputs["privateDnsZoneConfigs"][0]["privateDnsZoneId"]]
+            assert zone.inputs["privateZoneName"] == "privatelink.vaultcore.azure.net"
 
 
 def test_key_encryption_key_wraps_only_and_rotates(env_plan: Env) -> None:

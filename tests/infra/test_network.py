@@ -139,21 +139,29 @@ def test_regions_of_a_cell_are_peered_both_ways(env_plan: Env) -> None:
         assert peerings == {(primary.name, secondary.id), (secondary.name, primary.id)}, cell.name
 
 
-def test_private_dns_zones_for_postgres_vault_and_blob_link_both_vnets(
+def test_private_dns_zones_postgres_and_blob_link_both_vnets_vault_one_per_region(
         env_plan: Env) -> None:
     env, plan = env_plan
     vnets = _vnets(env, plan)
     for cell in env.cells.values():
-        zones = {z.inputs["privateZoneName"]: z
-                 for z in of_cell(plan, cell.name, "azure-native:privatedns:PrivateZone")}
-        assert set(zones) == {f"{cell.name}.{env.name}.private.postgres.database.azure.com",
-                              "privatelink.vaultcore.azure.net", "privatelink.blob.core.windows.net"}
+        zones = of_cell(plan, cell.name, "azure-native:privatedns:PrivateZone")
+        assert sorted(z.inputs["privateZoneName"] for z in zones) == sorted([
+            f"{cell.name}.{env.name}.private.postgres.database.azure.com", "privatelink.blob.core.windows.net",
+            "privatelink.vaultcore.azure.net", "privatelink.vaultcore.azure.net"])
         links = of_cell(plan, cell.name, "azure-native:privatedns:VirtualNetworkLink")
-        cell_vnets = {vnets[(cell.name, cell.primary_region)].id, vnets[(cell.name, cell.secondary_region)].id}
-        for zone_name in zones:
-            linked = {link.inputs["virtualNetwork"]["id"]
-                      for link in links if link.inputs["privateZoneName"] == zone_name}
-            assert linked == cell_vnets, f"{cell.name}: zone {zone_name} must resolve from both regions"
+        primary, secondary = vnets[(cell.name, cell.primary_region)].id, vnets[(cell.name, cell.secondary_region)].id
+        for zone in zones:
+            # A zone is addressed by its resource group and its name (the vault's name is in two groups).
+            linked = {link.inputs["virtualNetwork"]["id"] for link in links
+                      if (link.inputs["resourceGroupName"], link.inputs["privateZoneName"])
+                      == (zone.inputs["resourceGroupName"], zone.inputs["privateZoneName"])}
+            if zone.inputs["privateZoneName"] != "privatelink.vaultcore.azure.net":
+                assert linked == {primary, secondary}, f"{cell.name}: zone {zone.name} must resolve from both regions"
+            elif zone.inputs["resourceGroupName"].endswith(cell.primary_region):
+                assert linked == {primary}, f"{cell.name}: {zone.name} must resolve from the primary region only"
+            else:
+                assert zone.inputs["resourceGroupName"].endswith(cell.secondary_region), zone.name
+                assert linked == {secondary}, f"{cell.name}: {zone.name} must resolve from the secondary region only"
         assert all(not link.inputs["registrationEnabled"] for link in links)
 
 
