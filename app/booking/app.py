@@ -32,7 +32,7 @@ from booking.api import (
     users,
 )
 from booking.auth import TokenHasher
-from booking.cells import CellDirectory, PeerLookup, http_peer_lookup
+from booking.cells import PeerLookup, make_directory
 from booking.context import Context, Fetcher
 from booking.db import make_pool
 from booking.errors import install_handlers
@@ -76,7 +76,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
     cell_urls = dict(settings.cell_urls) or {settings.cell: settings.base_url}
     ctx = Context(
         settings=settings, pool=pool, clock=clock, metrics=metrics,
-        cells=CellDirectory(settings.cell, cell_urls, peer_lookup or http_peer_lookup(settings.peer_timeout_s)),
+        cells=make_directory(settings.cell, cell_urls, peer_key=settings.peer_key, timeout_s=settings.peer_timeout_s,
+                             lookup=peer_lookup),
         fetch_ics=fetch_ics or http_fetcher(timeout_s=settings.ics_timeout_s, max_bytes=settings.ics_max_bytes,
                                             allow_private=settings.ics_allow_private),
         tokens=TokenHasher.from_secret_key(settings.secret_key), throttle=throttle or LoginThrottle(clock),

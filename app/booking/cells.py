@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -11,6 +13,58 @@ import requests
 # Ask a peer cell `GET {url}/v1/directory/{slug}`; returns its cell name if the tenant is homed there, None if
 # the peer answered that it is not, and raises (PeerUnreachable or any exception) if the peer could not be asked.
 PeerLookup = Callable[[str, str], "str | None"]
+
+
+# Ask a peer cell to record that this cell is about to create `slug` (POST {url}/v1/directory/{slug}/claims,
+# HMAC-signed with the environment's PEER_KEY): True granted, False refused (the slug is taken or claimed
+# there); raises PeerUnreachable when the peer could not be asked.
+PeerClaim = Callable[[str, str], bool]
+CLAIM_TTL_S = 60
+"""How long a claim blocks other cells' signups of a slug (a signup takes well under a second)."""
+CLAIM_SKEW_S = 60
+"""How far a claim's timestamp may be from the receiving cell's clock (replays are limited to this window)."""
+
+
+def claim_signature(key: str, cell: str, slug: str, at: int) -> str:
+    """HMAC-SHA256 of a claim: which cell claims which slug, when (unix seconds)."""
+    return hmac.new(key.encode(), f"slotstack-claim/1\n{cell}\n{slug}\n{at}".encode(), hashlib.sha256).hexdigest()
+
+
+def check_claim(key: str, cell: str, slug: str, at: str, signature: str, now: float) -> str | None:
+    """Why a claim's headers are not acceptable, or None if they are."""
+    try:
+        when = int(at)
+    except ValueError:
+        return "X-Slotstack-Time must be unix seconds"
+    if abs(now - when) > CLAIM_SKEW_S:
+        return f"X-Slotstack-Time is {int(now - when)} s off this cell's clock (more than {CLAIM_SKEW_S} s); check NTP"
+    if not hmac.compare_digest(claim_signature(key, cell, slug, when).encode(), signature.encode()):
+        return "bad signature: the cells' PEER_KEY differ (Key Vault secret booking-peer-key)"
+    return None
+
+
+def http_peer_claim(timeout_s: float, cell: str, key: str) -> PeerClaim:
+    """The production claim: a signed POST with a short timeout; only 201 grants and only 409 refuses."""
+
+    def claim(base_url: str, slug: str) -> bool:
+        at = int(time.time())
+        headers = {"X-Slotstack-Cell": cell, "X-Slotstack-Time": str(at),
+                   "X-Slotstack-Signature": claim_signature(key, cell, slug, at)}
+        try:
+            resp = requests.post(f"{base_url}/v1/directory/{slug}/claims", headers=headers, timeout=timeout_s)
+        except requests.Timeout as exc:
+            raise PeerUnreachable(base_url, f"no answer within {timeout_s:g} s") from exc
+        except requests.RequestException as exc:
+            raise PeerUnreachable(base_url, f"request failed ({type(exc).__name__})") from exc
+        if resp.status_code in (200, 201):
+            return True
+        if resp.status_code == 409:
+            return False
+        why = resp.json().get("detail", "") if resp.headers.get("content-type", "").startswith(
+            "application/json") else ""
+        raise PeerUnreachable(base_url, f"claim answered HTTP {resp.status_code}" + (f": {why}" if why else ""))
+
+    return claim
 
 
 class PeerUnreachable(Exception):
@@ -66,10 +120,13 @@ class CellDirectory:
     """
 
     def __init__(self, cell: str, cell_urls: Mapping[str, str], lookup: PeerLookup,
-                 *, ttl_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 *, ttl_s: float = 30.0, clock: Callable[[], float] = time.monotonic,
+                 claim: PeerClaim | None = None) -> None:
         self.cell = cell
         self.cell_urls = dict(cell_urls)
         self._lookup = lookup
+        self.claim = claim
+        """Set when the cells share a PEER_KEY: signup then claims its slug in every other cell first."""
         self._ttl = ttl_s
         self._clock = clock
         self._cache: dict[str, tuple[float, str | None]] = {}
@@ -120,7 +177,33 @@ class CellDirectory:
                                                          f"{name!r} to that cell's own URL"))
         return None, unreachable
 
+    def claim_everywhere(self, slug: str) -> str | None:
+        """Claim `slug` in every other cell; the first cell that refused, or None when all granted.
+
+        Raises PeerUnreachable when a cell could not be asked: uniqueness cannot be confirmed without it.
+        """
+        assert self.claim is not None, "claims need a PEER_KEY"
+        for name, url in self.cell_urls.items():
+            if name == self.cell:
+                continue
+            try:
+                granted = self.claim(url, slug)
+            except PeerUnreachable as exc:
+                raise PeerUnreachable(name, exc.reason) from exc
+            except Exception as exc:  # a custom claim's failure: could not ask, never 'granted'
+                raise PeerUnreachable(name, f"{type(exc).__name__}: {exc}") from exc
+            if not granted:
+                return name
+        return None
+
     def forget(self, slug: str) -> None:
         """Drop a cached answer (after this cell created or received the tenant)."""
         with self._lock:
             self._cache.pop(slug, None)
+
+
+def make_directory(cell: str, cell_urls: Mapping[str, str], *, peer_key: str = "", timeout_s: float = 2.0,
+                   lookup: PeerLookup | None = None) -> CellDirectory:
+    """The directory a service or a CLI command uses: HTTP lookups, and signed claims when PEER_KEY is set."""
+    claim = http_peer_claim(timeout_s, cell, peer_key) if peer_key else None
+    return CellDirectory(cell, cell_urls, lookup or http_peer_lookup(timeout_s), claim=claim)

@@ -86,7 +86,7 @@ def _scrubbed(exc: BaseException, *urls: str) -> str:
 
 def _keep_demo_tenant() -> None:
     """A cloud cell keeps its `demo-<cell>` tenant (the availability tests' page) without an operator."""
-    from booking.cells import CellDirectory, http_peer_lookup
+    from booking.cells import make_directory
     from booking.db import make_pool
     from booking.demo import keep_demo_tenant
 
@@ -99,7 +99,7 @@ def _keep_demo_tenant() -> None:
         made.open(wait=True, timeout=30)
         return made
 
-    keep_demo_tenant(pool, CellDirectory(cell, cell_urls, http_peer_lookup(2.0)), cell)
+    keep_demo_tenant(pool, make_directory(cell, cell_urls, peer_key=os.environ.get("PEER_KEY", "")), cell)
 
 
 def _secret_key(data_dir: str | None) -> str:
@@ -188,7 +188,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
 def cmd_create_tenant(args: argparse.Namespace) -> int:
     """Create a tenant (optionally with demo staff, hours and a service) and print its token."""
     from booking.auth import TokenHasher
-    from booking.cells import CellDirectory, http_peer_lookup
+    from booking.cells import make_directory
     from booking.db import make_pool
     from booking.demo import add_demo
     from booking.tenants import NewTenant, create_tenant
@@ -212,7 +212,8 @@ def cmd_create_tenant(args: argparse.Namespace) -> int:
     pool = make_pool(url, min_size=1, max_size=2)
     pool.open(wait=True, timeout=30)
     try:
-        tenant, token = create_tenant(pool, CellDirectory(cell, cell_urls, http_peer_lookup(2.0)), cell, t,
+        cells = make_directory(cell, cell_urls, peer_key=os.environ.get("PEER_KEY", ""))
+        tenant, token = create_tenant(pool, cells, cell, t,
                                       None if key is None else TokenHasher.from_secret_key(key))
         out: dict[str, Any] = {"tenant": tenant, "access_token": token}
         if args.demo:

@@ -63,6 +63,9 @@ class Settings:
     """How long a request waits for a database connection before answering 503."""
     peer_timeout_s: float = 2.0
     """How long to wait for another cell when asking where a tenant lives."""
+    peer_key: str = ""
+    """Key shared by the cells of one environment (PEER_KEY): signs slug claims between cells. Unset, signup
+    only asks the other cells where a slug lives (two signups racing in two cells are then not prevented)."""
     ics_max_bytes: int = 2_000_000
     ics_timeout_s: float = 10.0
     ics_allow_private: bool = False
@@ -88,6 +91,9 @@ class Settings:
         if len(self.secret_key) < 32:
             raise SettingsError("SECRET_KEY must be at least 32 characters; generate one with "
                                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+        if self.peer_key and len(self.peer_key) < 32:
+            raise SettingsError("PEER_KEY must be at least 32 characters and the same in every cell of the "
+                                "environment (Key Vault secret booking-peer-key in the cloud)")
         if self.cell_urls and self.cell not in self.cell_urls:
             raise SettingsError(
                 f"CELL_URLS has no URL for this cell CELL={self.cell!r}; it lists {sorted(self.cell_urls)}"
@@ -113,6 +119,7 @@ class Settings:
             cell_urls=parse_cell_urls(env.get("CELL_URLS", "")),
             pool_max=_int(env, "DB_POOL_MAX", 20),
             pool_min=_int(env, "DB_POOL_MIN", 2),
+            peer_key=env.get("PEER_KEY", ""),
             ics_allow_private=env.get("ICS_ALLOW_PRIVATE_NETWORKS", "") in ("1", "true", "yes"),
             key_dir=env.get("KEY_DIR", ""),
             revoke_urls=_json_map(env, "PROVIDER_REVOKE_URLS"),

@@ -12,7 +12,7 @@ import psycopg
 from booking.audit import record
 from booking.auth import TokenHasher, issue_token
 from booking.availability import zone
-from booking.cells import CellDirectory, PeerUnreachable
+from booking.cells import CLAIM_TTL_S, CellDirectory, PeerUnreachable
 from booking.db import global_tx, tenant_tx
 from booking.errors import ApiError
 from booking.passwords import check_password, hash_password
@@ -70,17 +70,29 @@ def create_tenant(pool: Any, cells: CellDirectory, cell: str, t: NewTenant,
     if t.residency != cell:
         raise ApiError(421, f"residency {t.residency!r} is served by cell {t.residency!r}, not {cell!r}",
                        home_cell=t.residency)
+    taken = ApiError(409, f"tenant.slug={t.slug!r} is taken; choose another")
     with global_tx(pool) as conn:
         if conn.execute("SELECT 1 FROM tenant_directory WHERE slug = %s", (t.slug,)).fetchone():
-            raise ApiError(409, f"tenant.slug={t.slug!r} is taken; choose another")
+            raise taken
+        if cells.claim is not None and not claim_slug(conn, t.slug, cell):
+            raise taken  # another cell is creating it right now
     cells.forget(t.slug)
-    if _remote_home_or_503(cells, t.slug) is not None:
-        raise ApiError(409, f"tenant.slug={t.slug!r} is taken; choose another")
+    try:
+        if cells.claim is not None:
+            if _claim_everywhere_or_503(cells, t.slug) is not None:
+                raise taken
+        elif _remote_home_or_503(cells, t.slug) is not None:
+            raise taken
+    except ApiError:
+        _release(pool, t.slug, cell)  # so this or another cell can try again at once
+        raise
     tenant_id = uuid.uuid4()
     try:
         with tenant_tx(pool, tenant_id) as conn:
             conn.execute("INSERT INTO tenant_directory (slug, tenant_id, home_cell) VALUES (%s, %s, %s)",
                          (t.slug, tenant_id, cell))
+            # the directory row is the lasting record now; the other cells' claims simply expire
+            conn.execute("DELETE FROM slug_claims WHERE slug = %s AND cell = %s", (t.slug, cell))
             tenant = conn.execute(
                 "INSERT INTO tenants (id, slug, name, home_cell, residency, timezone, plan) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id, slug, name, home_cell, residency, timezone, "
@@ -95,6 +107,36 @@ def create_tenant(pool: Any, cells: CellDirectory, cell: str, t: NewTenant,
     except psycopg.errors.UniqueViolation:
         raise ApiError(409, f"tenant.slug={t.slug!r} is taken; choose another") from None
     return tenant_json(tenant), token
+
+
+def claim_slug(conn: Any, slug: str, cell: str) -> bool:
+    """Record that `cell` is about to create `slug`, unless another cell's claim on it is still live.
+
+    Both this cell's own signups and other cells' signed claims (POST /v1/directory/{slug}/claims) go
+    through here: while one cell's claim lives, every other cell's claim of the slug is refused. Two cells
+    claiming at the same moment both get refused somewhere, and both signups answer 409; a retry wins.
+    """
+    row = conn.execute(
+        "INSERT INTO slug_claims (slug, cell, expires_at) VALUES (%s, %s, now() + make_interval(secs => %s)) "
+        "ON CONFLICT (slug) DO UPDATE SET cell = EXCLUDED.cell, expires_at = EXCLUDED.expires_at "
+        "WHERE slug_claims.cell = EXCLUDED.cell OR slug_claims.expires_at <= now() RETURNING slug",
+        (slug, cell, CLAIM_TTL_S)).fetchone()
+    return row is not None
+
+
+def _release(pool: Any, slug: str, cell: str) -> None:
+    with global_tx(pool) as conn:
+        conn.execute("DELETE FROM slug_claims WHERE slug = %s AND cell = %s", (slug, cell))
+
+
+def _claim_everywhere_or_503(cells: CellDirectory, slug: str) -> str | None:
+    """The cell that refused our claim on `slug`, or None when every cell granted it; 503 if one cannot be asked."""
+    try:
+        return cells.claim_everywhere(slug)
+    except PeerUnreachable as exc:
+        raise ApiError(503, f"cell {exc.cell!r} could not be asked to reserve tenant.slug={slug!r} "
+                            f"({exc.reason}), so the slug cannot be confirmed unique; nothing was created, "
+                            f"retry in {RETRY_AFTER_S} seconds", headers={"Retry-After": str(RETRY_AFTER_S)}) from None
 
 
 def _remote_home_or_503(cells: CellDirectory, slug: str) -> str | None:

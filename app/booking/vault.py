@@ -20,6 +20,7 @@ SECRETS = {
     "DATABASE_URL": "booking-database-url",
     "DATABASE_OWNER_URL": "booking-owner-url",
     "SECRET_KEY": "booking-secret-key",
+    "PEER_KEY": "booking-peer-key",
 }
 KEY_VAULT_API = "7.4"
 IMDS_API = "2018-02-01"

@@ -157,8 +157,9 @@ def _booking() -> str:
 def test_a_vm_reads_its_secrets_makes_the_role_migrates_and_serves(azure: FakeAzure, empty_db: EmptyDatabase,
                                                                     cluster: Cluster, tmp_path: Path) -> None:
     secret_key = "k" * 20 + uuid.uuid4().hex + "z" * 12
+    peer_key = "p" * 20 + uuid.uuid4().hex + "q" * 12
     azure.secrets = {"booking-database-url": empty_db.app_url, "booking-owner-url": empty_db.owner_url,
-                     "booking-secret-key": secret_key}
+                     "booking-secret-key": secret_key, "booking-peer-key": peer_key}
     port = _free_port()
     data_dir = tmp_path / "state"  # what the unit passes; must stay unused when Key Vault gives a database
     proc = subprocess.Popen([_booking(), "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir",
@@ -201,7 +202,7 @@ def test_a_vm_reads_its_secrets_makes_the_role_migrates_and_serves(azure: FakeAz
                                 "client_id": [CLIENT_ID]}
     reads = [r for r in azure.seen if r["path"].startswith("/secrets/")]
     assert sorted(r["path"] for r in reads) == ["/secrets/booking-database-url", "/secrets/booking-owner-url",
-                                                "/secrets/booking-secret-key"]
+                                                "/secrets/booking-peer-key", "/secrets/booking-secret-key"]
     assert all(r["query"] == {"api-version": ["7.4"]} and r["authorization"] == f"Bearer {TOKEN}" for r in reads)
 
     # the role exists with a password (SCRAM), owns nothing, cannot bypass RLS; the schema is current
@@ -218,14 +219,15 @@ def test_a_vm_reads_its_secrets_makes_the_role_migrates_and_serves(azure: FakeAz
     assert version[0] == head_revision()
 
     assert not (data_dir / "pg").exists()  # no embedded PostgreSQL on a VM
-    for secret in (empty_db.password, quote(empty_db.password, safe=""), secret_key, TOKEN):
+    for secret in (empty_db.password, quote(empty_db.password, safe=""), secret_key, peer_key, TOKEN):
         assert secret not in err  # names in the log, never values
     assert "secrets read from Key Vault" in err
 
 
 def test_a_refused_secret_stops_the_start_before_the_database_is_touched(
         azure: FakeAzure, empty_db: EmptyDatabase, cluster: Cluster, tmp_path: Path) -> None:
-    azure.secrets = {"booking-database-url": empty_db.app_url, "booking-owner-url": empty_db.owner_url}
+    azure.secrets = {"booking-database-url": empty_db.app_url, "booking-owner-url": empty_db.owner_url,
+                     "booking-peer-key": "k" * 64}
     azure.status["/secrets/booking-secret-key"] = 403
     done = subprocess.run([_booking(), "serve", "--host", "127.0.0.1", "--port", str(_free_port()), "--data-dir",
                            str(tmp_path)], env=_vm_env(azure), capture_output=True, text=True, timeout=60,
@@ -242,7 +244,7 @@ def test_a_refused_secret_stops_the_start_before_the_database_is_touched(
 def test_a_rotated_password_reaches_the_role_at_the_next_start(azure: FakeAzure, empty_db: EmptyDatabase,
                                                                cluster: Cluster) -> None:
     azure.secrets = {"booking-database-url": empty_db.app_url, "booking-owner-url": empty_db.owner_url,
-                     "booking-secret-key": "s" * 64}
+                     "booking-secret-key": "s" * 64, "booking-peer-key": "k" * 64}
     env = _vm_env(azure)
     first = subprocess.run([_booking(), "migrate"], env=env, capture_output=True, text=True, timeout=120,
                            check=False)

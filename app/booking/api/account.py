@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
+from booking.cells import CLAIM_TTL_S, check_claim
 from booking.context import ctx_of
 from booking.db import global_tx
 from booking.errors import ApiError
-from booking.tenants import NewTenant, create_tenant, tenant_json
+from booking.tenants import NewTenant, claim_slug, create_tenant, tenant_json
 
 router = APIRouter(tags=["account"])
 
@@ -68,3 +70,29 @@ def directory(slug: str, request: Request) -> dict[str, str]:
     if row is None or row["home_cell"] != ctx.settings.cell:
         raise ApiError(404, f"no tenant {slug!r} is homed in cell {ctx.settings.cell!r}")
     return {"slug": slug, "cell": ctx.settings.cell}
+
+
+@router.post("/v1/directory/{slug}/claims", status_code=201)
+def claim(slug: str, request: Request, x_slotstack_cell: Annotated[str, Header(max_length=32)] = "",
+          x_slotstack_time: Annotated[str, Header(max_length=20)] = "",
+          x_slotstack_signature: Annotated[str, Header(max_length=128)] = "") -> dict[str, Any]:
+    """Another cell of this environment reserves `slug` for a minute before creating a tenant under it.
+
+    Signed with the environment's PEER_KEY. 201: granted; 409: homed, moved or claimed by another cell here.
+    """
+    ctx = ctx_of(request)
+    if not ctx.settings.peer_key:
+        raise ApiError(404, "slug claims are off in this cell: PEER_KEY is not set")
+    if x_slotstack_cell == ctx.settings.cell or x_slotstack_cell not in ctx.settings.cell_urls:
+        raise ApiError(403, f"X-Slotstack-Cell={x_slotstack_cell!r} is not another cell of CELL_URLS")
+    why = check_claim(ctx.settings.peer_key, x_slotstack_cell, slug, x_slotstack_time, x_slotstack_signature,
+                      time.time())
+    if why is not None:
+        raise ApiError(401, why)
+    with global_tx(ctx.pool) as conn:
+        home = conn.execute("SELECT home_cell FROM tenant_directory WHERE slug = %s", (slug,)).fetchone()
+        if home is not None:
+            raise ApiError(409, f"tenant {slug!r} is homed in cell {home['home_cell']!r}")
+        if not claim_slug(conn, slug, x_slotstack_cell):
+            raise ApiError(409, f"another cell is creating a tenant {slug!r} right now")
+    return {"slug": slug, "cell": x_slotstack_cell, "expires_in": CLAIM_TTL_S}
