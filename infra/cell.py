@@ -70,6 +70,8 @@ class CellArgs:
     """Issuer of the managed identity's tokens, as the OIDC provider knows it."""
     oidc_audience: str
     """Audience of the tokens the service exchanges with AWS STS."""
+    peer_key: pulumi.Input[str]
+    """The environment's PEER_KEY (one RandomPassword per stack): signs the calls between its cells."""
 
 
 def fleet_sizes(spec: CellSpec) -> dict[str, tuple[int, int]]:
@@ -225,9 +227,10 @@ class Cell(pulumi.ComponentResource):
             tenant_id=args.tenant_id,
             replica_resource_group_name=self.resource_group_names["secondary"],
             replica_subnet_id=self.subnet_ids["secondary"]["database"]), opts=child)
-        # The database URLs and SECRET_KEY the fleet reads from the vault at boot (none is in custom data).
+        # The database URLs, SECRET_KEY and the environment's PEER_KEY the fleet reads from the vault at boot
+        # (none is in custom data).
         self.service_secrets = ServiceSecrets(f"{name}-booking-secrets", ServiceSecretsArgs(
-            cell=spec, key_vault=self.key_vault, postgres=self.postgres), opts=child)
+            cell=spec, key_vault=self.key_vault, postgres=self.postgres, peer_key=args.peer_key), opts=child)
         self.backup = BackupStorage(f"{name}-backup", BackupStorageArgs(
             cell=spec, account_name=naming.storage_account("bak", args.environment, spec.name, spec.primary_region),
             resource_group_name=self.resource_group_names["primary"],

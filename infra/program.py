@@ -5,7 +5,8 @@ run under the mock engine; it takes everything it needs as arguments.
 
 Shared per environment: the on-call action groups (location global, in a small "shared" resource
 group), the IAM OIDC provider that lets each cell's managed identity reach its own image bucket
-(IAM is global), and the uptime monitor on AWS, outside the cells' cloud.
+(IAM is global), the PEER_KEY that signs the calls between the cells (one generated password, which
+every cell's Key Vault holds), and the uptime monitor on AWS, outside the cells' cloud.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from infra.compute import settings as deploy_settings
 from infra.environment import Environment
 from infra.observability.action_groups import ActionGroupsArgs, OnCallActionGroups
 from infra.storage.images import web_identity_provider
+from infra.storage.service_secrets import peer_key_password
 from infra.uptime_aws.deployment import UptimeDeployment, UptimeDeploymentArgs
 
 # Managed identities get tokens for this audience to exchange with AWS STS (AssumeRoleWithWebIdentity).
@@ -55,6 +57,9 @@ def build(env: Environment, settings: deploy_settings.DeploySettings | None = No
         short_name_prefix=env.name[:7], receivers=env.oncall.receivers, tags=shared))
     issuer = client.tenant_id.apply(lambda tenant: f"https://login.microsoftonline.com/{tenant}/v2.0")
     oidc = web_identity_provider("entra-oidc", issuer, OIDC_AUDIENCE, shared)
+    # One key for all cells: each signs its calls to the others with it and checks theirs (tenant slugs
+    # are unique across the environment). A generated value in state, not a resource of any cloud.
+    peer_key = peer_key_password()
 
     cells: dict[str, Cell] = {}
     for index, (name, spec) in enumerate(env.cells.items()):
@@ -72,6 +77,7 @@ def build(env: Environment, settings: deploy_settings.DeploySettings | None = No
             oidc_provider_arn=oidc.arn,
             oidc_issuer_url=issuer,
             oidc_audience=OIDC_AUDIENCE,
+            peer_key=peer_key.result,
         ))
         pulumi.export(name, cells[name].exports())
     if settings.monitor_wheel is not None:

@@ -79,7 +79,14 @@ def is_running(record: ProcessRecord) -> bool:
 
 
 def stop(record: ProcessRecord, *, grace: float = 10.0, proc: subprocess.Popen[bytes] | None = None) -> None:
-    """SIGTERM the process group, wait up to `grace` seconds, then SIGKILL whatever is left of it."""
+    """SIGTERM the process group, wait up to `grace` seconds, then SIGKILL whatever is left of it.
+
+    Leftovers of a group whose leader died (e.g. workers after a crash) are ours to kill; a group whose
+    leader pid now belongs to another process (a recycled pid, other start time) is not, and neither is
+    pid 0 or 1 (killpg(0) would signal our own group).
+    """
+    if record.pid <= 1:
+        return
     if is_running(record):
         _signal_group(record.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
@@ -87,6 +94,9 @@ def stop(record: ProcessRecord, *, grace: float = 10.0, proc: subprocess.Popen[b
             if proc is not None:
                 proc.poll()  # reap our own child so it does not linger as a zombie
             time.sleep(0.05)
+    leader = start_ticks(record.pid)
+    if leader is not None and leader != record.started:
+        return
     _signal_group(record.pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and group_members(record.pid):

@@ -115,16 +115,20 @@ def start_smtp(port: int, outbox: Path, log: Path) -> Started:
     return started
 
 
-def booking_env(cell: str, database_url: str, cell_urls: dict[str, str]) -> dict[str, str]:
-    """What the booking service and its CLI need to know about their cell."""
-    return {"CELL": cell, "CELL_URLS": json.dumps(cell_urls), "DATABASE_URL": database_url}
+def booking_env(cell: str, database_url: str, cell_urls: dict[str, str], *, peer_key: str) -> dict[str, str]:
+    """What the booking service and its CLI need to know about their cell and its peers.
+
+    `peer_key` is the stack's PEER_KEY (`peer_key` in secrets.json), the same for every cell: it signs
+    the calls between cells (a signup asks the others whether the slug is free), so the CLI needs it too.
+    """
+    return {"CELL": cell, "CELL_URLS": json.dumps(cell_urls), "DATABASE_URL": database_url, "PEER_KEY": peer_key}
 
 
-def start_booking(cell: str, port: int, *, database_url: str, secret_key: str, cell_urls: dict[str, str],
-                  log: Path) -> Started:
+def start_booking(cell: str, port: int, *, database_url: str, secret_key: str, peer_key: str,
+                  cell_urls: dict[str, str], log: Path) -> Started:
     """`booking serve` for one cell (not waited for: the caller polls /readyz)."""
-    env = procs.process_env({**booking_env(cell, database_url, cell_urls), "SECRET_KEY": secret_key,
-                             "DB_POOL_MIN": "1", "DB_POOL_MAX": "10"})
+    env = procs.process_env({**booking_env(cell, database_url, cell_urls, peer_key=peer_key),
+                             "SECRET_KEY": secret_key, "DB_POOL_MIN": "1", "DB_POOL_MAX": "10"})
     argv = [program("booking"), "serve", "--host", "127.0.0.1", "--port", str(port)]
     return procs.spawn(f"booking-{cell}", argv, env=env, log=log)
 

@@ -152,11 +152,13 @@ def _start(env: environment.Environment, plan: ports.PortPlan, state_dir: StateD
     track(services.start_smtp(plan.smtp, state_dir.outbox, state_dir.logs / "smtp.log"))
     urls = {name: f"http://127.0.0.1:{plan.cells[name].service}" for name in env.cells}
     booking: dict[str, services.Started] = {}
+    peer_key = secret[state.PEER_KEY]  # one for the stack: every cell signs and checks cross-cell calls with it
     for name, db in dbs.items():
         say(f"{name}: starting the booking service on {urls[name]}")
         booking[name] = track(services.start_booking(
             name, plan.cells[name].service, database_url=db.dsn_all("booking", "booking_app"),
-            secret_key=secret[f"secret_key_{name}"], cell_urls=urls, log=state_dir.logs / f"booking-{name}.log"))
+            secret_key=secret[f"secret_key_{name}"], peer_key=peer_key, cell_urls=urls,
+            log=state_dir.logs / f"booking-{name}.log"))
     # every cell must answer before any tenant is created: signup asks all the others whether the slug is
     # free, and refuses (503) while one of them cannot be asked
     for name in env.cells:
@@ -165,7 +167,8 @@ def _start(env: environment.Environment, plan: ports.PortPlan, state_dir: StateD
     demo: dict[str, tenants.Tenant] = {}
     for name, cell in env.cells.items():
         demo[name] = tenants.demo(urls[name], name, cell.residency, secret[f"demo_password_{name}"],
-                                  env=services.booking_env(name, dbs[name].dsn_all("booking", "booking_app"), urls),
+                                  env=services.booking_env(name, dbs[name].dsn_all("booking", "booking_app"), urls,
+                                                           peer_key=peer_key),
                                   log=state_dir.logs / f"booking-cli-{name}.log")
         say(f"{name}: ready, demo tenant {demo[name].slug}")
     config = monitor_config.write(env, plan, state_dir, channels)

@@ -52,17 +52,30 @@ def save(state: StateDir, data: dict[str, Any]) -> None:
     write_json(state.state_file, data)
 
 
+# Bytes of randomness per generated secret; PEER_KEY gets more, like its 64 characters in the cloud.
+SECRET_BYTES = 32
+PEER_KEY_BYTES = 48
+PEER_KEY = "peer_key"  # its key in secrets.json
+
+
 def stack_secrets(state: StateDir, cells: list[str]) -> dict[str, str]:
-    """Per-stack secrets kept across restarts (0600): SECRET_KEY per cell, demo passwords, ack secret."""
+    """Per-stack secrets kept across restarts (0600): SECRET_KEY per cell, demo passwords, ack secret, and
+    `peer_key`, the one PEER_KEY all cells of the stack share (it signs their calls to each other).
+
+    A key missing from an existing file (one written before it was introduced) is generated and added;
+    the others keep their values.
+    """
     path = state.secrets_file
     data: dict[str, str] = {}
     if path.exists():
         data = json.loads(path.read_text(encoding="utf-8"))
-    wanted = [f"secret_key_{c}" for c in cells] + [f"demo_password_{c}" for c in cells] + ["ack_secret"]
+    wanted = {f"secret_key_{c}": SECRET_BYTES for c in cells}
+    wanted |= {f"demo_password_{c}": SECRET_BYTES for c in cells}
+    wanted |= {"ack_secret": SECRET_BYTES, PEER_KEY: PEER_KEY_BYTES}
     changed = False
-    for key in wanted:
+    for key, size in wanted.items():
         if key not in data:
-            data[key] = secrets.token_urlsafe(32)
+            data[key] = secrets.token_urlsafe(size)
             changed = True
     if changed:
         write_json(path, data, mode=0o600)

@@ -10,7 +10,10 @@ granted in infra/cell.py). The names and URL shapes are a contract with app/book
 - `booking-owner-url`: the server admin (ADMIN_LOGIN, the admin password of infra/storage/postgres.py)
   on the same servers, for migrations and for creating the app role;
 - `booking-secret-key`: the SECRET_KEY every VM of the cell shares (link signing, token HMAC keys).
-  RandomPassword keeps it stable across deploys; replacing it logs everyone out.
+  RandomPassword keeps it stable across deploys; replacing it logs everyone out;
+- `booking-peer-key`: the PEER_KEY that signs the calls between the cells of one environment (HMAC-SHA256,
+  e.g. "is this tenant slug free?"). Unlike the others it is not the cell's own: the program generates it
+  once per environment (`peer_key_password`, in infra/program.py) and every cell's vault holds the same value.
 
 Every value is a Pulumi secret, so neither state nor `slotstack plan` shows it in plain text.
 """
@@ -34,11 +37,24 @@ VAULT_NAMES = {
     "DATABASE_URL": "booking-database-url",
     "DATABASE_OWNER_URL": "booking-owner-url",
     "SECRET_KEY": "booking-secret-key",
+    "PEER_KEY": "booking-peer-key",
 }
 APP_LOGIN = "booking_app"
 PORT = 5432
 APP_PASSWORD_LENGTH = 40
 SECRET_KEY_LENGTH = 64
+PEER_KEY_LENGTH = 64
+PEER_KEY_NAME = "shared-peer-key"  # the environment's one RandomPassword (a "shared-" piece of the program)
+
+
+def peer_key_password(opts: pulumi.ResourceOptions | None = None) -> random.RandomPassword:
+    """The environment's PEER_KEY generator: one per stack, handed to every cell as `peer_key`.
+
+    No keepers, so it stays put across deploys; rotating it is `pulumi up --replace` of this resource, and
+    until every cell's fleet has restarted with the new value the cells reject each other's calls
+    (docs/deploy.md). Alphanumeric, like SECRET_KEY.
+    """
+    return random.RandomPassword(PEER_KEY_NAME, length=PEER_KEY_LENGTH, special=False, opts=opts)
 
 
 # libpq tries the hosts in order and keeps the one that takes writes; a dead host costs at most this long
@@ -82,13 +98,16 @@ class ServiceSecretsArgs:
     """The cell's vault; the fleet's identity already reads its secrets."""
     postgres: PostgresServer
     """The cell's PostgreSQL: the writer's FQDN, the admin password and its secret's expiry."""
+    peer_key: pulumi.Input[str]
+    """The environment's PEER_KEY (`peer_key_password(...).result`): the same in every cell of the stack."""
 
 
 class ServiceSecrets(pulumi.ComponentResource):
-    """The three secrets of the booking service in the cell's vault, and the passwords behind them.
+    """The four secrets of the booking service in the cell's vault, and the cell's passwords behind them.
 
-    Attributes: `app_password` and `secret_key` (RandomPassword), `database_url`, `owner_url` and
-    `secret_key_secret` (the keyvault.Secret resources).
+    Attributes: `app_password` and `secret_key` (RandomPassword), `database_url`, `owner_url`,
+    `secret_key_secret` and `peer_key_secret` (the keyvault.Secret resources). The peer key's generator is
+    not here: it is the environment's, shared by all cells (`peer_key_password`).
     """
 
     def __init__(self, name: str, args: ServiceSecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -119,5 +138,9 @@ class ServiceSecrets(pulumi.ComponentResource):
         self.secret_key_secret = vault.secret(
             VAULT_NAMES["SECRET_KEY"], Output.secret(self.secret_key.result),
             content_type="text/plain; booking-secret-key", expires=expires, opts=child)
+        self.peer_key_secret = vault.secret(
+            VAULT_NAMES["PEER_KEY"], Output.secret(args.peer_key),
+            content_type="text/plain; booking-peer-key", expires=expires, opts=child)
         self.register_outputs({"database_url_id": self.database_url.id, "owner_url_id": self.owner_url.id,
-                               "secret_key_id": self.secret_key_secret.id})
+                               "secret_key_id": self.secret_key_secret.id,
+                               "peer_key_id": self.peer_key_secret.id})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import string
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from pulumi.runtime.mocks import MockResourceArgs
 from infra import cli, environment, mocks, program
 from infra.compute.settings import DeploySettings, Wheel
 from infra.storage.postgres import ADMIN_LOGIN
-from infra.storage.service_secrets import VAULT_NAMES, connection_url
+from infra.storage.service_secrets import PEER_KEY_NAME, VAULT_NAMES, connection_url
 from tests.infra.conftest import of_cell
 from tests.infra.test_observability_standins import with_cell
 
@@ -29,7 +30,8 @@ VAULT = "azure-native:keyvault:Vault"
 SECRET = "azure-native:keyvault:Secret"
 SERVER = "azure-native:dbforpostgresql:Server"
 PASSWORD = "random:index/randomPassword:RandomPassword"
-NAMES = ("booking-database-url", "booking-owner-url", "booking-secret-key")  # the contract, spelled out
+NAMES = ("booking-database-url", "booking-owner-url", "booking-secret-key",  # the contract, spelled out
+         "booking-peer-key")
 URL = re.compile(r"^postgresql://(?P<login>[^:@/]+):(?P<password>[^@/]+)@(?P<hosts>[^/]+)/booking"
                  r"\?sslmode=require&target_session_attrs=read-write&connect_timeout=3$")
 Env = tuple[environment.Environment, mocks.Plan]
@@ -83,7 +85,7 @@ def _hosts(found: re.Match[str]) -> list[str]:
     return hosts
 
 
-def test_each_cells_vault_holds_the_three_secrets_the_service_reads(env_plan: Env) -> None:
+def test_each_cells_vault_holds_the_four_secrets_the_service_reads(env_plan: Env) -> None:
     env, plan = env_plan
     for cell in env.cells:
         [vault] = of_cell(plan, cell, VAULT)
@@ -149,15 +151,24 @@ def _realistic(length: int, special: bool, override: str) -> str:
 
 @pytest.fixture
 def realistic_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """RandomPassword results of the requested length and characters (the default mock is one fixed string)."""
+    """RandomPassword results of the requested length and characters, a different one for every password
+    (the default mock is one fixed string): two passwords of the same shape get different rotations."""
     original = mocks.RecordingMocks.new_resource
+    handed_out: set[str] = set()
+    lock = threading.Lock()
 
     def new_resource(self: mocks.RecordingMocks, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         resource_id, outputs = original(self, args)
         if args.typ == PASSWORD:
             given = args.inputs
-            outputs["result"] = _realistic(int(given["length"]), bool(given.get("special", True)),
-                                           str(given.get("overrideSpecial", "")))
+            value = _realistic(int(given["length"]), bool(given.get("special", True)),
+                               str(given.get("overrideSpecial", "")))
+            with lock:
+                # A rotation keeps the length and every character, so the classes asked for stay in.
+                rotations = (value[k:] + value[:k] for k in range(len(value)))
+                value = next(r for r in rotations if r not in handed_out)
+                handed_out.add(value)
+            outputs["result"] = value
         return resource_id, outputs
 
     monkeypatch.setattr(mocks.RecordingMocks, "new_resource", new_resource)
@@ -223,8 +234,48 @@ def test_plan_lists_the_secrets_but_never_their_values(
 
 def test_the_names_are_the_contract_with_the_service() -> None:
     """app/booking/vault.py reads exactly these names into these variables; renaming one breaks boot."""
-    expected = {"DATABASE_URL": NAMES[0], "DATABASE_OWNER_URL": NAMES[1], "SECRET_KEY": NAMES[2]}
+    expected = {"DATABASE_URL": NAMES[0], "DATABASE_OWNER_URL": NAMES[1], "SECRET_KEY": NAMES[2],
+                "PEER_KEY": NAMES[3]}
     assert dict(VAULT_NAMES) == expected
+
+
+def _peer_keys(plan: mocks.Plan) -> list[mocks.Recorded]:
+    """The RandomPasswords behind PEER_KEY: the environment's, outside every cell."""
+    return [p for p in plan.of_type(PASSWORD) if "peer-key" in p.name]
+
+
+def test_one_peer_key_per_environment_and_every_cell_holds_it(env_plan: Env) -> None:
+    """PEER_KEY signs the calls between the cells: one generated value per stack, in every cell's vault."""
+    env, plan = env_plan
+    [password] = _peer_keys(plan)
+    assert password.name == PEER_KEY_NAME
+    assert not any(password.name.startswith(f"{cell}-") for cell in env.cells), "the peer key is no cell's own"
+    given = password.inputs
+    assert (given["length"], given["special"]) == (64, False), f"{env.name}: 64 alphanumeric characters"
+    assert "keepers" not in given, f"{env.name}: a keeper would regenerate it and break every cross-cell call"
+    for cell in env.cells:
+        secret = _service_secrets(plan, cell)["booking-peer-key"]
+        value, is_secret = _at(secret.inputs, "properties", "value")
+        assert value == password.outputs["result"], f"{env.name}/{cell}: not the environment's peer key"
+        assert is_secret, f"{env.name}/{cell}: the peer key would be stored in plain text in state"
+        assert _properties(secret)["contentType"] == "text/plain; booking-peer-key"
+
+
+@pytest.mark.usefixtures("realistic_passwords")
+@pytest.mark.parametrize("name", ["staging", "prod"])
+def test_all_cells_share_the_peer_key_and_it_is_not_a_secret_key(name: str, deploy_settings: DeploySettings) -> None:
+    """With a distinct result per password: the same value in every cell, and none of the cells' SECRET_KEYs."""
+    env = environment.load(name)
+    plan = mocks.evaluate(name, lambda: program.build(env, deploy_settings))
+    assert len(env.cells) > 1, f"{name}: a single cell proves nothing about sharing"
+    results = {p.name: p.outputs["result"] for p in plan.of_type(PASSWORD)}
+    peer = {cell: _properties(_service_secrets(plan, cell)["booking-peer-key"])["value"] for cell in env.cells}
+    secret_keys = {cell: _properties(_service_secrets(plan, cell)["booking-secret-key"])["value"]
+                   for cell in env.cells}
+    assert set(peer.values()) == {results[PEER_KEY_NAME]}, f"{name}: cells disagree on PEER_KEY: {peer}"
+    assert len(results[PEER_KEY_NAME]) >= 32, "PEER_KEY: the service wants at least 32 characters"
+    assert results[PEER_KEY_NAME] not in secret_keys.values(), f"{name}: PEER_KEY must not be a cell's SECRET_KEY"
+    assert secret_keys == {cell: results[f"{cell}-booking-secrets-secret-key"] for cell in env.cells}
 
 
 def test_a_url_with_both_servers_is_what_libpq_and_the_service_read() -> None:
