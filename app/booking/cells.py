@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -17,20 +19,33 @@ PeerLookup = Callable[[str, str], "str | None"]
 
 # Ask a peer cell to record that this cell is about to create `slug` (POST {url}/v1/directory/{slug}/claims,
 # HMAC-signed with the environment's PEER_KEY): True granted, False refused (the slug is taken or claimed
-# there); raises PeerUnreachable when the peer could not be asked.
-PeerClaim = Callable[[str, str], bool]
+# there), None when the peer does not know claims yet (an older release during a rollout: the caller falls
+# back to asking where the slug lives); raises PeerUnreachable when the peer could not be asked.
+PeerClaim = Callable[[str, str], "bool | None"]
+# Withdraw this cell's claim at a peer after a signup failed (best effort: claims expire anyway).
+PeerRelease = Callable[[str, str], None]
 CLAIM_TTL_S = 60
 """How long a claim blocks other cells' signups of a slug (a signup takes well under a second)."""
 CLAIM_SKEW_S = 60
 """How far a claim's timestamp may be from the receiving cell's clock (replays are limited to this window)."""
+COMMIT_MARGIN_S = 5
+"""A signup commits only while its own claim has at least this long to live (the peers' expire later)."""
+CLAIM_HEADERS = ("X-Slotstack-Cell", "X-Slotstack-Time", "X-Slotstack-Signature")
+
+log = logging.getLogger("booking.cells")
 
 
-def claim_signature(key: str, cell: str, slug: str, at: int) -> str:
-    """HMAC-SHA256 of a claim: which cell claims which slug, when (unix seconds)."""
-    return hmac.new(key.encode(), f"slotstack-claim/1\n{cell}\n{slug}\n{at}".encode(), hashlib.sha256).hexdigest()
+def claim_signature(key: str, method: str, sender: str, receiver: str, slug: str, at: int) -> str:
+    """HMAC-SHA256 over what a claim does (method), who sends it to whom, for which slug and when (unix s).
+
+    The receiver is signed too, so a claim captured on its way to one cell cannot be replayed to another.
+    """
+    message = f"slotstack-claim/2\n{method}\n{sender}\n{receiver}\n{slug}\n{at}"
+    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
-def check_claim(key: str, cell: str, slug: str, at: str, signature: str, now: float) -> str | None:
+def check_claim(key: str, method: str, sender: str, receiver: str, slug: str, at: str, signature: str,
+                now: float) -> str | None:
     """Why a claim's headers are not acceptable, or None if they are."""
     try:
         when = int(at)
@@ -38,18 +53,26 @@ def check_claim(key: str, cell: str, slug: str, at: str, signature: str, now: fl
         return "X-Slotstack-Time must be unix seconds"
     if abs(now - when) > CLAIM_SKEW_S:
         return f"X-Slotstack-Time is {int(now - when)} s off this cell's clock (more than {CLAIM_SKEW_S} s); check NTP"
-    if not hmac.compare_digest(claim_signature(key, cell, slug, when).encode(), signature.encode()):
+    expected = claim_signature(key, method, sender, receiver, slug, when)
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
         return "bad signature: the cells' PEER_KEY differ (Key Vault secret booking-peer-key)"
     return None
 
 
-def http_peer_claim(timeout_s: float, cell: str, key: str) -> PeerClaim:
-    """The production claim: a signed POST with a short timeout; only 201 grants and only 409 refuses."""
+def _signed(key: str, method: str, sender: str, receiver: str, slug: str) -> dict[str, str]:
+    at = int(time.time())
+    return dict(zip(CLAIM_HEADERS, (sender, str(at), claim_signature(key, method, sender, receiver, slug, at)),
+                    strict=True))
 
-    def claim(base_url: str, slug: str) -> bool:
-        at = int(time.time())
-        headers = {"X-Slotstack-Cell": cell, "X-Slotstack-Time": str(at),
-                   "X-Slotstack-Signature": claim_signature(key, cell, slug, at)}
+
+def http_peer_claim(timeout_s: float, cell: str, key: str, names: Mapping[str, str]) -> PeerClaim:
+    """The production claim: a signed POST with a short timeout; only 201 grants and only 409 refuses.
+
+    `names` maps a peer's base URL to its cell name (the receiver the signature names).
+    """
+
+    def claim(base_url: str, slug: str) -> bool | None:
+        headers = _signed(key, "POST", cell, names[base_url], slug)
         try:
             resp = requests.post(f"{base_url}/v1/directory/{slug}/claims", headers=headers, timeout=timeout_s)
         except requests.Timeout as exc:
@@ -60,11 +83,25 @@ def http_peer_claim(timeout_s: float, cell: str, key: str) -> PeerClaim:
             return True
         if resp.status_code == 409:
             return False
-        why = resp.json().get("detail", "") if resp.headers.get("content-type", "").startswith(
-            "application/json") else ""
-        raise PeerUnreachable(base_url, f"claim answered HTTP {resp.status_code}" + (f": {why}" if why else ""))
+        if resp.status_code in (404, 405):  # no claims there yet (older release, or PEER_KEY unset)
+            return None
+        # the peer's reason goes to the log, not to the anonymous client of signup
+        log.warning("slug claim refused by a peer cell", extra={"fields": {
+            "peer": names[base_url], "status": resp.status_code, "detail": resp.text[:200]}})
+        raise PeerUnreachable(base_url, f"the claim was answered with HTTP {resp.status_code}")
 
     return claim
+
+
+def http_peer_release(timeout_s: float, cell: str, key: str, names: Mapping[str, str]) -> PeerRelease:
+    """Withdraw a claim (signed DELETE); any failure is ignored, the claim then simply expires."""
+
+    def release(base_url: str, slug: str) -> None:
+        headers = _signed(key, "DELETE", cell, names[base_url], slug)
+        with contextlib.suppress(requests.RequestException):
+            requests.delete(f"{base_url}/v1/directory/{slug}/claims", headers=headers, timeout=timeout_s)
+
+    return release
 
 
 class PeerUnreachable(Exception):
@@ -121,12 +158,13 @@ class CellDirectory:
 
     def __init__(self, cell: str, cell_urls: Mapping[str, str], lookup: PeerLookup,
                  *, ttl_s: float = 30.0, clock: Callable[[], float] = time.monotonic,
-                 claim: PeerClaim | None = None) -> None:
+                 claim: PeerClaim | None = None, release: PeerRelease | None = None) -> None:
         self.cell = cell
         self.cell_urls = dict(cell_urls)
         self._lookup = lookup
         self.claim = claim
         """Set when the cells share a PEER_KEY: signup then claims its slug in every other cell first."""
+        self._release = release
         self._ttl = ttl_s
         self._clock = clock
         self._cache: dict[str, tuple[float, str | None]] = {}
@@ -180,21 +218,45 @@ class CellDirectory:
     def claim_everywhere(self, slug: str) -> str | None:
         """Claim `slug` in every other cell; the first cell that refused, or None when all granted.
 
-        Raises PeerUnreachable when a cell could not be asked: uniqueness cannot be confirmed without it.
+        Raises PeerUnreachable when a cell could not be asked: uniqueness cannot be confirmed without it. A
+        cell that does not know claims yet (a rollout) is asked where the slug lives instead, as before claims.
+        On a refusal or an unreachable cell, the claims already granted are withdrawn (best effort).
         """
         assert self.claim is not None, "claims need a PEER_KEY"
-        for name, url in self.cell_urls.items():
-            if name == self.cell:
-                continue
-            try:
-                granted = self.claim(url, slug)
-            except PeerUnreachable as exc:
-                raise PeerUnreachable(name, exc.reason) from exc
-            except Exception as exc:  # a custom claim's failure: could not ask, never 'granted'
-                raise PeerUnreachable(name, f"{type(exc).__name__}: {exc}") from exc
-            if not granted:
-                return name
+        granted: list[str] = []
+        try:
+            for name, url in self.cell_urls.items():
+                if name == self.cell:
+                    continue
+                answer = self._ask_claim(name, url, slug)
+                if answer is False:
+                    self.withdraw(slug, granted)
+                    return name
+                granted.append(url)
+        except PeerUnreachable:
+            self.withdraw(slug, granted)
+            raise
         return None
+
+    def _ask_claim(self, name: str, url: str, slug: str) -> bool:
+        assert self.claim is not None
+        try:
+            answer = self.claim(url, slug)
+            if answer is None:
+                log.warning("a peer cell does not take slug claims yet; asking where the slug lives instead",
+                            extra={"fields": {"peer": name}})
+                return self._lookup(url, slug) != name
+        except PeerUnreachable as exc:
+            raise PeerUnreachable(name, exc.reason) from exc
+        except Exception as exc:  # a custom claim's failure: could not ask, never 'granted'
+            raise PeerUnreachable(name, f"{type(exc).__name__}: {exc}") from exc
+        return answer
+
+    def withdraw(self, slug: str, urls: list[str]) -> None:
+        """Withdraw this cell's claims at `urls` so another signup need not wait for them to expire."""
+        if self._release is not None:
+            for url in urls:
+                self._release(url, slug)
 
     def forget(self, slug: str) -> None:
         """Drop a cached answer (after this cell created or received the tenant)."""
@@ -205,5 +267,10 @@ class CellDirectory:
 def make_directory(cell: str, cell_urls: Mapping[str, str], *, peer_key: str = "", timeout_s: float = 2.0,
                    lookup: PeerLookup | None = None) -> CellDirectory:
     """The directory a service or a CLI command uses: HTTP lookups, and signed claims when PEER_KEY is set."""
-    claim = http_peer_claim(timeout_s, cell, peer_key) if peer_key else None
-    return CellDirectory(cell, cell_urls, lookup or http_peer_lookup(timeout_s), claim=claim)
+    if peer_key and len(peer_key) < 32:
+        raise ValueError("PEER_KEY must be at least 32 characters and the same in every cell of the environment "
+                         "(Key Vault secret booking-peer-key in the cloud)")
+    names = {url: name for name, url in cell_urls.items()}
+    claim = http_peer_claim(timeout_s, cell, peer_key, names) if peer_key else None
+    release = http_peer_release(timeout_s, cell, peer_key, names) if peer_key else None
+    return CellDirectory(cell, cell_urls, lookup or http_peer_lookup(timeout_s), claim=claim, release=release)

@@ -12,7 +12,7 @@ import psycopg
 from booking.audit import record
 from booking.auth import TokenHasher, issue_token
 from booking.availability import zone
-from booking.cells import CLAIM_TTL_S, CellDirectory, PeerUnreachable
+from booking.cells import CLAIM_TTL_S, COMMIT_MARGIN_S, CellDirectory, PeerUnreachable
 from booking.db import global_tx, tenant_tx
 from booking.errors import ApiError
 from booking.passwords import check_password, hash_password
@@ -70,12 +70,16 @@ def create_tenant(pool: Any, cells: CellDirectory, cell: str, t: NewTenant,
     if t.residency != cell:
         raise ApiError(421, f"residency {t.residency!r} is served by cell {t.residency!r}, not {cell!r}",
                        home_cell=t.residency)
-    taken = ApiError(409, f"tenant.slug={t.slug!r} is taken; choose another")
+    taken = ApiError(409, f"tenant.slug={t.slug!r} is taken, or being signed up in another cell right now; "
+                          "choose another (or retry in a minute)")
+    # Hashing takes a noticeable moment: do it before the slug is reserved, so the reservation is short.
+    password_hash = hash_password(t.owner_password)
     with global_tx(pool) as conn:
         if conn.execute("SELECT 1 FROM tenant_directory WHERE slug = %s", (t.slug,)).fetchone():
             raise taken
-        if cells.claim is not None and not claim_slug(conn, t.slug, cell):
-            raise taken  # another cell is creating it right now
+        # Reserved here even without PEER_KEY: a cell that does take claims may hold one on this slug.
+        if not claim_slug(conn, t.slug, cell):
+            raise taken
     cells.forget(t.slug)
     try:
         if cells.claim is not None:
@@ -89,23 +93,33 @@ def create_tenant(pool: Any, cells: CellDirectory, cell: str, t: NewTenant,
     tenant_id = uuid.uuid4()
     try:
         with tenant_tx(pool, tenant_id) as conn:
+            # Commit only while our reservation still has COMMIT_MARGIN_S to live (the other cells' copies were
+            # made after it and live at least as long); the DELETE also locks it until this transaction ends.
+            still_ours = conn.execute(
+                "DELETE FROM slug_claims WHERE slug = %s AND cell = %s AND expires_at > now() + "
+                "make_interval(secs => %s) RETURNING slug", (t.slug, cell, COMMIT_MARGIN_S)).fetchone()
+            if still_ours is None:
+                raise ApiError(503, f"signing up tenant.slug={t.slug!r} took longer than its {CLAIM_TTL_S} s "
+                                    "reservation; nothing was created, retry", headers={"Retry-After": "5"})
             conn.execute("INSERT INTO tenant_directory (slug, tenant_id, home_cell) VALUES (%s, %s, %s)",
                          (t.slug, tenant_id, cell))
-            # the directory row is the lasting record now; the other cells' claims simply expire
-            conn.execute("DELETE FROM slug_claims WHERE slug = %s AND cell = %s", (t.slug, cell))
             tenant = conn.execute(
                 "INSERT INTO tenants (id, slug, name, home_cell, residency, timezone, plan) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id, slug, name, home_cell, residency, timezone, "
                 "plan, created_at", (tenant_id, t.slug, t.name, cell, t.residency, t.timezone, t.plan)).fetchone()
             user = conn.execute("INSERT INTO users (tenant_id, email, password_hash, role) "
                                 "VALUES (%s, %s, %s, 'owner') RETURNING id",
-                                (tenant_id, t.owner_email.lower(), hash_password(t.owner_password))).fetchone()
+                                (tenant_id, t.owner_email.lower(), password_hash)).fetchone()
             assert tenant is not None
             assert user is not None
             record(conn, tenant_id, f"user:{user['id']}", "tenant.created", str(tenant_id))
             token = None if tokens is None else issue_token(conn, tokens, tenant_id, user["id"], name="signup")[1]
-    except psycopg.errors.UniqueViolation:
-        raise ApiError(409, f"tenant.slug={t.slug!r} is taken; choose another") from None
+    except (ApiError, psycopg.errors.UniqueViolation) as exc:
+        _release(pool, t.slug, cell)
+        cells.withdraw(t.slug, [url for name, url in cells.cell_urls.items() if name != cell])
+        if isinstance(exc, ApiError):
+            raise
+        raise taken from None
     return tenant_json(tenant), token
 
 
@@ -116,6 +130,8 @@ def claim_slug(conn: Any, slug: str, cell: str) -> bool:
     through here: while one cell's claim lives, every other cell's claim of the slug is refused. Two cells
     claiming at the same moment both get refused somewhere, and both signups answer 409; a retry wins.
     """
+    # expired claims are kept no longer than this (the table holds other residencies' slugs: keep it small)
+    conn.execute("DELETE FROM slug_claims WHERE expires_at < now() - interval '1 minute'")
     row = conn.execute(
         "INSERT INTO slug_claims (slug, cell, expires_at) VALUES (%s, %s, now() + make_interval(secs => %s)) "
         "ON CONFLICT (slug) DO UPDATE SET cell = EXCLUDED.cell, expires_at = EXCLUDED.expires_at "

@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, Field
 
 from booking.cells import CLAIM_TTL_S, check_claim
 from booking.context import ctx_of
 from booking.db import global_tx
 from booking.errors import ApiError
-from booking.tenants import NewTenant, claim_slug, create_tenant, tenant_json
+from booking.tenants import SLUG, NewTenant, claim_slug, create_tenant, tenant_json
 
 router = APIRouter(tags=["account"])
 
@@ -72,6 +72,22 @@ def directory(slug: str, request: Request) -> dict[str, str]:
     return {"slug": slug, "cell": ctx.settings.cell}
 
 
+def _claim_sender(request: Request, slug: str, sender: str, at: str, signature: str) -> str:
+    """The other cell a signed claim request comes from; 4xx with the reason otherwise."""
+    ctx = ctx_of(request)
+    if not ctx.settings.peer_key:
+        raise ApiError(404, "slug claims are off in this cell: PEER_KEY is not set")
+    if not SLUG.match(slug):
+        raise ApiError(422, f"{slug[:60]!r} is not a slug")
+    if sender == ctx.settings.cell or sender not in ctx.settings.cell_urls:
+        raise ApiError(403, f"X-Slotstack-Cell={sender!r} is not another cell of CELL_URLS")
+    why = check_claim(ctx.settings.peer_key, request.method, sender, ctx.settings.cell, slug, at, signature,
+                      time.time())
+    if why is not None:
+        raise ApiError(401, why)
+    return sender
+
+
 @router.post("/v1/directory/{slug}/claims", status_code=201)
 def claim(slug: str, request: Request, x_slotstack_cell: Annotated[str, Header(max_length=32)] = "",
           x_slotstack_time: Annotated[str, Header(max_length=20)] = "",
@@ -80,19 +96,24 @@ def claim(slug: str, request: Request, x_slotstack_cell: Annotated[str, Header(m
 
     Signed with the environment's PEER_KEY. 201: granted; 409: homed, moved or claimed by another cell here.
     """
-    ctx = ctx_of(request)
-    if not ctx.settings.peer_key:
-        raise ApiError(404, "slug claims are off in this cell: PEER_KEY is not set")
-    if x_slotstack_cell == ctx.settings.cell or x_slotstack_cell not in ctx.settings.cell_urls:
-        raise ApiError(403, f"X-Slotstack-Cell={x_slotstack_cell!r} is not another cell of CELL_URLS")
-    why = check_claim(ctx.settings.peer_key, x_slotstack_cell, slug, x_slotstack_time, x_slotstack_signature,
-                      time.time())
-    if why is not None:
-        raise ApiError(401, why)
-    with global_tx(ctx.pool) as conn:
+    sender = _claim_sender(request, slug, x_slotstack_cell, x_slotstack_time, x_slotstack_signature)
+    with global_tx(ctx_of(request).pool) as conn:
+        # Claim first, then read the directory: if this cell is creating the slug right now, the claim waits for
+        # that transaction, and the read after it sees the new tenant (a 409 here rolls the claim back).
+        if not claim_slug(conn, slug, sender):
+            raise ApiError(409, f"another cell is creating a tenant {slug!r} right now")
         home = conn.execute("SELECT home_cell FROM tenant_directory WHERE slug = %s", (slug,)).fetchone()
         if home is not None:
             raise ApiError(409, f"tenant {slug!r} is homed in cell {home['home_cell']!r}")
-        if not claim_slug(conn, slug, x_slotstack_cell):
-            raise ApiError(409, f"another cell is creating a tenant {slug!r} right now")
-    return {"slug": slug, "cell": x_slotstack_cell, "expires_in": CLAIM_TTL_S}
+    return {"slug": slug, "cell": sender, "expires_in": CLAIM_TTL_S}
+
+
+@router.delete("/v1/directory/{slug}/claims", status_code=204)
+def release(slug: str, request: Request, x_slotstack_cell: Annotated[str, Header(max_length=32)] = "",
+            x_slotstack_time: Annotated[str, Header(max_length=20)] = "",
+            x_slotstack_signature: Annotated[str, Header(max_length=128)] = "") -> Response:
+    """The claiming cell withdraws its claim (its signup failed elsewhere); only its own claim goes."""
+    sender = _claim_sender(request, slug, x_slotstack_cell, x_slotstack_time, x_slotstack_signature)
+    with global_tx(ctx_of(request).pool) as conn:
+        conn.execute("DELETE FROM slug_claims WHERE slug = %s AND cell = %s", (slug, sender))
+    return Response(status_code=204)
