@@ -72,13 +72,8 @@ def http_peer_claim(timeout_s: float, cell: str, key: str, names: Mapping[str, s
     """
 
     def claim(base_url: str, slug: str) -> bool | None:
-        headers = _signed(key, "POST", cell, names[base_url], slug)
-        try:
-            resp = requests.post(f"{base_url}/v1/directory/{slug}/claims", headers=headers, timeout=timeout_s)
-        except requests.Timeout as exc:
-            raise PeerUnreachable(base_url, f"no answer within {timeout_s:g} s") from exc
-        except requests.RequestException as exc:
-            raise PeerUnreachable(base_url, f"request failed ({type(exc).__name__})") from exc
+        resp = _send("POST", base_url, f"/v1/directory/{slug}/claims", timeout_s,
+                     _signed(key, "POST", cell, names[base_url], slug))
         if resp.status_code in (200, 201):
             return True
         if resp.status_code == 409:
@@ -97,9 +92,9 @@ def http_peer_release(timeout_s: float, cell: str, key: str, names: Mapping[str,
     """Withdraw a claim (signed DELETE); any failure is ignored, the claim then simply expires."""
 
     def release(base_url: str, slug: str) -> None:
-        headers = _signed(key, "DELETE", cell, names[base_url], slug)
-        with contextlib.suppress(requests.RequestException):
-            requests.delete(f"{base_url}/v1/directory/{slug}/claims", headers=headers, timeout=timeout_s)
+        with contextlib.suppress(PeerUnreachable):
+            _send("DELETE", base_url, f"/v1/directory/{slug}/claims", timeout_s,
+                  _signed(key, "DELETE", cell, names[base_url], slug))
 
     return release
 
@@ -113,6 +108,24 @@ class PeerUnreachable(Exception):
         self.reason = reason
 
 
+def _send(method: str, base_url: str, path: str, timeout_s: float,
+          headers: Mapping[str, str] | None = None) -> requests.Response:
+    """One request to a peer cell; PeerUnreachable (named by the base URL) when it got no answer."""
+    try:
+        return requests.request(method, base_url + path, headers=headers, timeout=timeout_s)
+    except requests.Timeout as exc:
+        raise PeerUnreachable(base_url, f"no answer within {timeout_s:g} s") from exc
+    except requests.ConnectionError as exc:
+        raise PeerUnreachable(base_url, "connection refused or dropped") from exc
+    except requests.RequestException as exc:  # the reason reaches signup clients: the type, not internals
+        raise PeerUnreachable(base_url, f"request failed ({type(exc).__name__})") from exc
+
+
+def _unreachable(name: str, exc: Exception) -> PeerUnreachable:
+    """Any failure of a lookup or claim (also a custom one) as 'cell `name` could not be asked', never 'no'."""
+    return PeerUnreachable(name, exc.reason if isinstance(exc, PeerUnreachable) else f"{type(exc).__name__}: {exc}")
+
+
 def http_peer_lookup(timeout_s: float) -> PeerLookup:
     """The production peer lookup: a plain HTTP GET with a short timeout.
 
@@ -121,14 +134,7 @@ def http_peer_lookup(timeout_s: float) -> PeerLookup:
     """
 
     def lookup(base_url: str, slug: str) -> str | None:
-        try:
-            resp = requests.get(f"{base_url}/v1/directory/{slug}", timeout=timeout_s)
-        except requests.Timeout as exc:
-            raise PeerUnreachable(base_url, f"no answer within {timeout_s:g} s") from exc
-        except requests.ConnectionError as exc:
-            raise PeerUnreachable(base_url, "connection refused or dropped") from exc
-        except requests.RequestException as exc:  # the reason reaches signup clients: the type, not internals
-            raise PeerUnreachable(base_url, f"request failed ({type(exc).__name__})") from exc
+        resp = _send("GET", base_url, f"/v1/directory/{slug}", timeout_s)
         if resp.status_code == 404:
             return None
         if resp.status_code != 200:
@@ -170,6 +176,11 @@ class CellDirectory:
         self._cache: dict[str, tuple[float, str | None]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def peers(self) -> list[tuple[str, str]]:
+        """(name, base URL) of every other cell of CELL_URLS."""
+        return [(name, url) for name, url in self.cell_urls.items() if name != self.cell]
+
     def url_of(self, cell: str) -> str | None:
         """Base URL of a cell, if CELL_URLS names it."""
         return self.cell_urls.get(cell)
@@ -199,14 +210,11 @@ class CellDirectory:
     def _ask_peers(self, slug: str) -> tuple[str | None, list[PeerUnreachable]]:
         """(the peer that claims `slug` or None, the peers that could not be asked before that one claimed it)."""
         unreachable: list[PeerUnreachable] = []
-        for name, url in self.cell_urls.items():
-            if name == self.cell:
-                continue
+        for name, url in self.peers:
             try:
                 answer = self._lookup(url, slug)
-            except Exception as exc:  # any failing lookup (also a custom one) means 'could not ask', never 'not there'
-                reason = exc.reason if isinstance(exc, PeerUnreachable) else f"{type(exc).__name__}: {exc}"
-                unreachable.append(PeerUnreachable(name, reason))
+            except Exception as exc:
+                unreachable.append(_unreachable(name, exc))
                 continue
             if answer == name:
                 return name, unreachable
@@ -225,9 +233,7 @@ class CellDirectory:
         assert self.claim is not None, "claims need a PEER_KEY"
         granted: list[str] = []
         try:
-            for name, url in self.cell_urls.items():
-                if name == self.cell:
-                    continue
+            for name, url in self.peers:
                 answer = self._ask_claim(name, url, slug)
                 if answer is False:
                     self.withdraw(slug, granted)
@@ -246,10 +252,8 @@ class CellDirectory:
                 log.warning("a peer cell does not take slug claims yet; asking where the slug lives instead",
                             extra={"fields": {"peer": name}})
                 return self._lookup(url, slug) != name
-        except PeerUnreachable as exc:
-            raise PeerUnreachable(name, exc.reason) from exc
-        except Exception as exc:  # a custom claim's failure: could not ask, never 'granted'
-            raise PeerUnreachable(name, f"{type(exc).__name__}: {exc}") from exc
+        except Exception as exc:
+            raise _unreachable(name, exc) from exc
         return answer
 
     def withdraw(self, slug: str, urls: list[str]) -> None:

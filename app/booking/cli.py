@@ -89,17 +89,18 @@ def _keep_demo_tenant() -> None:
     from booking.cells import make_directory
     from booking.db import make_pool
     from booking.demo import keep_demo_tenant
+    from booking.settings import Settings
 
-    cell = os.environ.get("CELL", "us")
-    cell_urls = parse_cell_urls(os.environ.get("CELL_URLS", "")) or {cell: ""}
-    url = os.environ["DATABASE_URL"]
+    settings = Settings.from_env()  # the same validated CELL, CELL_URLS and PEER_KEY the web workers get
 
     def pool() -> Any:
-        made = make_pool(url, min_size=1, max_size=1)
+        made = make_pool(settings.database_url, min_size=1, max_size=1)
         made.open(wait=True, timeout=30)
         return made
 
-    keep_demo_tenant(pool, make_directory(cell, cell_urls, peer_key=os.environ.get("PEER_KEY", "")), cell)
+    cells = make_directory(settings.cell, settings.cell_urls or {settings.cell: ""}, peer_key=settings.peer_key,
+                           timeout_s=settings.peer_timeout_s)
+    keep_demo_tenant(pool, cells, settings.cell)
 
 
 def _secret_key(data_dir: str | None) -> str:

@@ -82,13 +82,10 @@ def create_tenant(pool: Any, cells: CellDirectory, cell: str, t: NewTenant,
             raise taken
     cells.forget(t.slug)
     try:
-        if cells.claim is not None:
-            if _claim_everywhere_or_503(cells, t.slug) is not None:
-                raise taken
-        elif _remote_home_or_503(cells, t.slug) is not None:
+        if _held_elsewhere_or_503(cells, t.slug):
             raise taken
     except ApiError:
-        _release(pool, t.slug, cell)  # so this or another cell can try again at once
+        release_claim(pool, t.slug, cell)  # so this or another cell can try again at once
         raise
     tenant_id = uuid.uuid4()
     try:
@@ -115,8 +112,8 @@ def create_tenant(pool: Any, cells: CellDirectory, cell: str, t: NewTenant,
             record(conn, tenant_id, f"user:{user['id']}", "tenant.created", str(tenant_id))
             token = None if tokens is None else issue_token(conn, tokens, tenant_id, user["id"], name="signup")[1]
     except (ApiError, psycopg.errors.UniqueViolation) as exc:
-        _release(pool, t.slug, cell)
-        cells.withdraw(t.slug, [url for name, url in cells.cell_urls.items() if name != cell])
+        release_claim(pool, t.slug, cell)
+        cells.withdraw(t.slug, [url for _name, url in cells.peers])
         if isinstance(exc, ApiError):
             raise
         raise taken from None
@@ -140,31 +137,25 @@ def claim_slug(conn: Any, slug: str, cell: str) -> bool:
     return row is not None
 
 
-def _release(pool: Any, slug: str, cell: str) -> None:
+def release_claim(pool: Any, slug: str, cell: str) -> None:
+    """Withdraw `cell`'s claim on `slug` in this cell's table (a failed signup here, or a peer's withdrawal)."""
     with global_tx(pool) as conn:
         conn.execute("DELETE FROM slug_claims WHERE slug = %s AND cell = %s", (slug, cell))
 
 
-def _claim_everywhere_or_503(cells: CellDirectory, slug: str) -> str | None:
-    """The cell that refused our claim on `slug`, or None when every cell granted it; 503 if one cannot be asked."""
-    try:
-        return cells.claim_everywhere(slug)
-    except PeerUnreachable as exc:
-        raise ApiError(503, f"cell {exc.cell!r} could not be asked to reserve tenant.slug={slug!r} "
-                            f"({exc.reason}), so the slug cannot be confirmed unique; nothing was created, "
-                            f"retry in {RETRY_AFTER_S} seconds", headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+def _held_elsewhere_or_503(cells: CellDirectory, slug: str) -> bool:
+    """Whether another cell has `slug` (homes it, or refused our claim on it); 503 if one cannot be asked.
 
-
-def _remote_home_or_503(cells: CellDirectory, slug: str) -> str | None:
-    """The other cell homing `slug`, or None; 503 if a cell cannot be asked.
-
-    Fails closed: creating the slug while a peer is down could give two cells the same slug, and public URLs
-    would then resolve differently depending on the cell asked.
+    With PEER_KEY the slug is claimed in every other cell, else each is only asked where the slug lives.
+    Fails closed: creating the slug while a peer cannot answer could give two cells the same slug, and public
+    URLs would then resolve differently depending on the cell asked.
     """
     try:
-        return cells.remote_home(slug, strict=True)
+        if cells.claim is not None:
+            return cells.claim_everywhere(slug) is not None
+        return cells.remote_home(slug, strict=True) is not None
     except PeerUnreachable as exc:
-        raise ApiError(503, f"cell {exc.cell!r} could not be asked whether tenant.slug={slug!r} is taken "
+        raise ApiError(503, f"cell {exc.cell!r} could not be asked whether tenant.slug={slug!r} is free "
                             f"({exc.reason}), so the slug cannot be confirmed unique; nothing was created, "
                             f"retry in {RETRY_AFTER_S} seconds", headers={"Retry-After": str(RETRY_AFTER_S)}) from None
 

@@ -12,7 +12,7 @@ from booking.cells import CLAIM_TTL_S, check_claim
 from booking.context import ctx_of
 from booking.db import global_tx
 from booking.errors import ApiError
-from booking.tenants import SLUG, NewTenant, claim_slug, create_tenant, tenant_json
+from booking.tenants import SLUG, NewTenant, claim_slug, create_tenant, release_claim, tenant_json
 
 router = APIRouter(tags=["account"])
 
@@ -114,6 +114,5 @@ def release(slug: str, request: Request, x_slotstack_cell: Annotated[str, Header
             x_slotstack_signature: Annotated[str, Header(max_length=128)] = "") -> Response:
     """The claiming cell withdraws its claim (its signup failed elsewhere); only its own claim goes."""
     sender = _claim_sender(request, slug, x_slotstack_cell, x_slotstack_time, x_slotstack_signature)
-    with global_tx(ctx_of(request).pool) as conn:
-        conn.execute("DELETE FROM slug_claims WHERE slug = %s AND cell = %s", (slug, sender))
+    release_claim(ctx_of(request).pool, slug, sender)
     return Response(status_code=204)
