@@ -167,6 +167,31 @@ def bench_posts(base: str, t: dict[str, Any], seconds: float, clients: int) -> d
                    str(int(first.timestamp())), t["service"], t["staff"][0])
 
 
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds (user + system) used so far by process `root` and every live descendant of it."""
+    parent: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(entry.name)] = int(fields[1])
+        ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [p for p, pp in parent.items() if pp == pid and p not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(ticks.get(p, 0) for p in tree) / TICKS_PER_S
+
+
 def count_bookings(owner_url: str, tenant_id: str) -> int:
     """Bookings the database holds for a tenant: the benchmark's 201s must all be there."""
     with psycopg.connect(owner_url) as conn, conn.transaction():
@@ -249,7 +274,11 @@ def main() -> None:
         migrate.upgrade(urls.owner_url)
         proc, base = start_service(urls.app_url, args.workers)
         writer = setup_tenant(base, "bench-writes", 1, [["00:00", "24:00"]])
+        # where the CPU goes: the service's processes against PostgreSQL's (postmaster and its backends)
+        roots = {"service": proc.pid, "postgres": server.get_postmaster_info().pid}
+        before = {name: tree_cpu_s(pid) for name, pid in roots.items()}
         posts = bench_posts(base, writer, args.seconds, args.clients)
+        cpu_ms = {name: (tree_cpu_s(pid) - before[name]) * 1000 / max(posts["ok"], 1) for name, pid in roots.items()}
         stored = count_bookings(urls.owner_url, writer["tenant_id"])
         # wrk stops reading when the time is up, so up to one in-flight booking per connection is stored
         # but not counted; anything else means a 201 without a booking, or a booking without an answer
@@ -257,7 +286,8 @@ def main() -> None:
             raise RuntimeError(f"wrk counted {posts['ok']} 201s but the database holds {stored} bookings")
         print(f"(b) POST booking: {posts['rps']:.0f} rps, p50 {posts['p50_us'] / 1000:.1f} ms, "
               f"p99 {posts['p99_us'] / 1000:.1f} ms, {posts['other']} non-201 and {posts['socket_errors']} socket "
-              f"errors of {posts['requests']}; {stored} bookings stored", flush=True)
+              f"errors of {posts['requests']}; {stored} bookings stored; CPU per booking: service "
+              f"{cpu_ms['service']:.2f} ms, PostgreSQL {cpu_ms['postgres']:.2f} ms", flush=True)
         reader = setup_tenant(base, "bench-reads", 4, [["08:00", "20:00"]])
         first = (datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
         seed_search(urls.owner_url, reader, first, 1000, 500)
@@ -275,7 +305,9 @@ def main() -> None:
             "ratio": round(rps / pgbench_tps, 3), "booking_p50_ms": round(posts["p50_us"] / 1000, 2),
             "booking_p99_ms": round(posts["p99_us"] / 1000, 2), "slots_p50_ms": round(statistics.median(slat), 2),
             "slots_p99_ms": round(pct(slat, 0.99), 2), "healthz_rps": round(floor["rps"], 1),
-            "ceiling_ratio": round(floor["rps"] / pgbench_tps, 3), "clients": args.clients,
+            "ceiling_ratio": round(floor["rps"] / pgbench_tps, 3),
+            "service_cpu_ms_per_booking": round(cpu_ms["service"], 2),
+            "postgres_cpu_ms_per_booking": round(cpu_ms["postgres"], 2), "clients": args.clients,
             "workers": args.workers, "errors": posts["other"] + posts["socket_errors"]}))
     finally:
         if proc is not None:
