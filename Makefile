@@ -25,9 +25,7 @@ lint: setup
 	$(BIN)/ruff check .
 
 typecheck: setup
-	@# its own cache: a partial run (mypy app/booking bench) resolves modules differently and leaves entries
-	@# that make a later full run report attributes as missing
-	$(BIN)/mypy --cache-dir .mypy_cache/gate infra policy app/booking monitoring/uptime bench
+	$(BIN)/mypy infra policy app/booking monitoring/uptime bench
 
 check: lint typecheck test
 
