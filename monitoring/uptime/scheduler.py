@@ -12,16 +12,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from uptime.clock import Clock, SystemClock
 from uptime.config import Target
 from uptime.probe import Result, probe
 
 log = logging.getLogger("uptime.scheduler")
 
 ProbeFn = Callable[[Target, str], Result]
-
-
-def _default_probe(target: Target, location: str) -> Result:
-    return probe(target, location)
 
 
 class Scheduler:
@@ -33,10 +30,12 @@ class Scheduler:
 
     def __init__(self, targets: list[Target], location: str, concurrency: int,
                  probe_fn: ProbeFn | None = None, rng: random.Random | None = None,
-                 jitter: float = 0.1) -> None:
+                 jitter: float = 0.1, clock: Clock | None = None) -> None:
         self.targets = targets
         self.location = location
-        self.probe_fn = probe_fn or _default_probe
+        # Results carry the monitor's clock, the one the core judges freshness and incidents by.
+        self.clock = clock or SystemClock()
+        self.probe_fn = probe_fn or self._probe
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self.jitter = jitter
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="probe")
@@ -49,6 +48,9 @@ class Scheduler:
         start = time.monotonic()
         self.heap = [(start + self.rng.uniform(0, t.interval), i) for i, t in enumerate(targets)]
         heapq.heapify(self.heap)
+
+    def _probe(self, target: Target, location: str) -> Result:
+        return probe(target, location, now=self.clock.now())
 
     def _next_delay(self, target: Target) -> float:
         spread = min(self.jitter * target.interval, 5.0)

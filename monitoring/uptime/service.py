@@ -70,7 +70,7 @@ class Service:
         # With agents at every location the core may only evaluate (probe_locally: false).
         local = list(config.targets) if config.monitor.probe_locally else []
         self.scheduler = Scheduler(local, config.monitor.location, config.monitor.concurrency,
-                                   probe_fn=probe_fn)
+                                   probe_fn=probe_fn, clock=self.clock)
         self.stop_event = threading.Event()
 
     def _register_endpoints(self) -> None:

@@ -37,6 +37,33 @@ class FakeClock:
         self.t += seconds
 
 
+class PinnedClock:
+    """Real time that starts at a fixed date: a running service keeps its timers, the calendar is fixed.
+
+    Tests of the real-time service use it so that who is on call (a weekly rotation) and which
+    maintenance windows apply never depend on the day the suite runs.
+    """
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.origin = time.monotonic()
+
+    def now(self) -> float:
+        return self.start + (time.monotonic() - self.origin)
+
+
+# Dates the time-sensitive tests run at (all UTC): the rotation of ``helpers.base_config`` (alice from
+# Monday 2026-03-02 09:00, then bob, weekly) in both of its weeks, both DST changes of Europe and the
+# US, and a year end. Each is paired with who is on call then.
+FIXED_DATES: dict[str, tuple[dt.datetime, str]] = {
+    "week-a": (dt.datetime(2026, 3, 3, 14, 2, tzinfo=dt.UTC), "alice"),
+    "week-b": (dt.datetime(2026, 3, 10, 14, 2, tzinfo=dt.UTC), "bob"),
+    "us-dst-start": (dt.datetime(2026, 3, 8, 9, 58, tzinfo=dt.UTC), "alice"),
+    "eu-dst-end": (dt.datetime(2026, 10, 25, 0, 58, tzinfo=dt.UTC), "bob"),
+    "year-end": (dt.datetime(2026, 12, 31, 23, 59, 50, tzinfo=dt.UTC), "bob"),
+}
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     # Tuesday 2026-03-03 14:02:00 UTC: a weekday outside every maintenance window of the example.

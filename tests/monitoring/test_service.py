@@ -17,7 +17,7 @@ from uptime.probe import Result, probe
 from uptime.scheduler import Scheduler
 from uptime.service import Service
 
-from tests.monitoring.conftest import TargetServer
+from tests.monitoring.conftest import FIXED_DATES, PinnedClock, TargetServer
 from tests.monitoring.helpers import base_config
 
 
@@ -32,15 +32,18 @@ def wait_for(check: Callable[[], object], timeout: float = 15.0) -> object:
 
 
 @pytest.fixture
-def running(tmp_path: Path, http_target: Callable[[], TargetServer]) -> Iterator[tuple[Service, list[TargetServer]]]:
+def running(request: pytest.FixtureRequest, tmp_path: Path,
+            http_target: Callable[[], TargetServer]) -> Iterator[tuple[Service, list[TargetServer]]]:
+    """The monitor in real time from a pinned date (``week-a`` unless the test asks for another)."""
+    start, _ = FIXED_DATES[getattr(request, "param", "week-a")]
     servers = [http_target(), http_target()]
     targets = [{"name": f"eu-{i}", "cell": "eu", "url": s.url(), "interval": "1s", "timeout": "0.5s"}
                for i, s in enumerate(servers)]
     doc = base_config(tmp_path, targets, {"sms": {"type": "outbox", "directory": str(tmp_path / "outbox")}})
     # Probes are jittered, so the two targets fail a moment apart; group_wait makes it one 2/2 page.
     doc["thresholds"]["group_wait"] = "2s"
-    service = Service(config.parse(doc), environ={"UPTIME_ACK_SECRET": "k", "UPTIME_AGENT_KEY": "agent-key"},
-                      host="127.0.0.1", port=0)
+    service = Service(config.parse(doc), clock=PinnedClock(start.timestamp()),
+                      environ={"UPTIME_ACK_SECRET": "k", "UPTIME_AGENT_KEY": "agent-key"}, host="127.0.0.1", port=0)
     thread = threading.Thread(target=service.run, daemon=True)
     thread.start()
     yield service, servers
@@ -48,9 +51,12 @@ def running(tmp_path: Path, http_target: Callable[[], TargetServer]) -> Iterator
     thread.join(10)
 
 
+@pytest.mark.parametrize("running", list(FIXED_DATES), indirect=True)
 def test_outage_reaches_the_outbox_and_ack_link_works(running: tuple[Service, list[TargetServer]],
-                                                      tmp_path: Path) -> None:
+                                                      tmp_path: Path, request: pytest.FixtureRequest) -> None:
     service, servers = running
+    on_call = FIXED_DATES[request.node.callspec.params["running"]][1]
+    phone = {"alice": "+15550111", "bob": "+15550112"}[on_call]
     base = f"http://127.0.0.1:{service.server.port}"
     for server in servers:
         server.behaviour.status = 502
@@ -58,7 +64,7 @@ def test_outage_reaches_the_outbox_and_ack_link_works(running: tuple[Service, li
     assert isinstance(files, list)
     assert len(files) == 1
     text = files[0].read_text()
-    assert text.startswith("To: +15550111\n\n[slotstack] DOWN eu 2/2 checks since ")
+    assert text.startswith(f"To: {phone}\n\n[slotstack] DOWN eu 2/2 checks since ")
     token = tokens.sign(1, b"k")
     assert f"Ack: https://uptime.example.com/ack/{token}" in text
 
@@ -69,9 +75,9 @@ def test_outage_reaches_the_outbox_and_ack_link_works(running: tuple[Service, li
     forged = requests.post(f"{base}/ack/1.AAAAAAAAAAAAAAAAAAAAAA", data={"by": "mallory"}, timeout=5)
     assert forged.status_code == 403
     assert "not valid" in forged.json()["error"]
-    acked = requests.post(f"{base}/ack/{token}", data={"by": "alice"}, timeout=5)
+    acked = requests.post(f"{base}/ack/{token}", data={"by": on_call}, timeout=5)
     assert acked.json() == {"incident": 1, "acknowledged": True, "already": False}
-    assert service.store.value("SELECT acked_by FROM incidents WHERE id = 1") == "alice"
+    assert service.store.value("SELECT acked_by FROM incidents WHERE id = 1") == on_call
 
     metrics = requests.get(f"{base}/metrics", timeout=5).text
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
