@@ -4,11 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 ENV ?= local
 
-.PHONY: help setup test check lint typecheck up down validate plan package bench clean
+.PHONY: help setup test test-quick check lint typecheck up down validate plan package bench clean
 
 help:
 	@echo "make up        run the local stack (environment $(ENV)) on this machine"
 	@echo "make test      run the whole test suite"
+	@echo "make test-quick  the fast inner-loop subset (no PostgreSQL, browser, Prometheus or whole stack)"
 	@echo "make check     ruff + mypy + the test suite (the gate CI and reviewers use)"
 	@echo "make validate  validate every environment file"
 	@echo "make plan ENV=prod   show what Pulumi would create, offline (mock engine)"
@@ -21,8 +22,12 @@ setup:
 test: setup
 	ARTIFACTS_DIR=$(CURDIR)/tests/artifacts $(BIN)/pytest
 
+test-quick: setup
+	ARTIFACTS_DIR=$(CURDIR)/tests/artifacts $(BIN)/pytest -m quick -p no:cacheprovider
+
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy infra policy app/booking monitoring/uptime bench
