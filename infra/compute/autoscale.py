@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 from pulumi_azure_native import monitor
 
+Op = monitor.ComparisonOperationType
+Direction = monitor.ScaleDirection
 SCALE_OUT_CPU = 70
 SCALE_IN_CPU = 30
 
 
-def _rule(target: pulumi.Input[str], operator: str, threshold: int, direction: str, cooldown: str) -> dict[str, Any]:
+def _rule(target: pulumi.Input[str], operator: monitor.ComparisonOperationType, threshold: int,
+          direction: monitor.ScaleDirection, cooldown: str) -> monitor.ScaleRuleArgsDict:
     return {
         "metric_trigger": {
             "metric_name": "Percentage CPU", "metric_namespace": "microsoft.compute/virtualmachinescalesets",
-            "metric_resource_uri": target, "time_grain": "PT1M", "statistic": "Average",
-            "time_window": "PT5M", "time_aggregation": "Average", "operator": operator, "threshold": threshold,
+            "metric_resource_uri": target, "time_grain": "PT1M", "statistic": monitor.MetricStatisticType.AVERAGE,
+            "time_window": "PT5M", "time_aggregation": monitor.TimeAggregationType.AVERAGE, "operator": operator,
+            "threshold": threshold,
         },
-        "scale_action": {"direction": direction, "type": "ChangeCount", "value": "1", "cooldown": cooldown},
+        "scale_action": {"direction": direction, "type": monitor.ScaleType.CHANGE_COUNT, "value": "1",
+                         "cooldown": cooldown},
     }
 
 
@@ -37,8 +40,8 @@ def cpu_autoscale(name: str, *, target_id: pulumi.Input[str], resource_group_nam
             "name": "cpu",
             "capacity": {"minimum": str(minimum), "maximum": str(maximum), "default": str(minimum)},
             "rules": [
-                _rule(target_id, "GreaterThan", SCALE_OUT_CPU, "Increase", "PT5M"),
-                _rule(target_id, "LessThan", SCALE_IN_CPU, "Decrease", "PT10M"),
+                _rule(target_id, Op.GREATER_THAN, SCALE_OUT_CPU, Direction.INCREASE, "PT5M"),
+                _rule(target_id, Op.LESS_THAN, SCALE_IN_CPU, Direction.DECREASE, "PT10M"),
             ],
         }],
         tags=tags,

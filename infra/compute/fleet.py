@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 from pulumi_azure_native import compute
@@ -14,7 +13,8 @@ from infra.network.gateway import HEALTH_PATH
 
 ADMIN_USER = "slotadmin"
 ZONES = ["1", "2", "3"]
-UBUNTU = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"}
+UBUNTU: compute.ImageReferenceArgsDict = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server",
+                                          "version": "latest"}
 
 
 @dataclass
@@ -45,7 +45,7 @@ class FleetArgs:
     """Admin public keys; password authentication is disabled."""
     tags: dict[str, str]
     """Tags of the scale set and its autoscale setting."""
-    extra_extensions: list[dict[str, Any]] = field(default_factory=list)
+    extra_extensions: list[compute.VirtualMachineScaleSetExtensionArgsDict] = field(default_factory=list)
     """More VM extensions managed inline with the scale set (e.g. the Azure Monitor Agent); inline, because a
     separately declared extension would be removed by the next update of the scale set."""
     """Cell tags."""
@@ -70,10 +70,11 @@ class Fleet(pulumi.ComponentResource):
             zones=ZONES,
             zone_balance=True,
             sku={"name": args.vm_size, "tier": "Standard", "capacity": args.minimum},
-            identity={"type": "UserAssigned", "user_assigned_identities": [args.identity_id]},
+            identity={"type": compute.ResourceIdentityType.USER_ASSIGNED,
+                      "user_assigned_identities": [args.identity_id]},
             upgrade_policy={
                 # A new wheel (new custom data) rolls through the fleet batch by batch, gated on health.
-                "mode": "Rolling",
+                "mode": compute.UpgradeMode.ROLLING,
                 "rolling_upgrade_policy": {
                     "max_batch_instance_percent": 20, "max_unhealthy_instance_percent": 20,
                     "max_unhealthy_upgraded_instance_percent": 20, "pause_time_between_batches": "PT30S",
@@ -95,7 +96,8 @@ class Fleet(pulumi.ComponentResource):
                 },
                 "storage_profile": {
                     "image_reference": UBUNTU,
-                    "os_disk": {"create_option": "FromImage", "caching": "ReadWrite", "delete_option": "Delete",
+                    "os_disk": {"create_option": "FromImage", "caching": compute.CachingTypes.READ_WRITE,
+                                "delete_option": "Delete",
                                 "managed_disk": {"storage_account_type": "Premium_LRS"}},
                 },
                 "security_profile": {

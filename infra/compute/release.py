@@ -66,7 +66,7 @@ class Release(pulumi.ComponentResource):
             allow_shared_key_access=False,
             default_to_o_auth_authentication=True,
             public_network_access="Disabled",
-            network_rule_set={"default_action": "Deny", "bypass": "None"},
+            network_rule_set={"default_action": storage.DefaultAction.DENY, "bypass": "None"},
             tags=args.tags,
             opts=child,
         )
@@ -75,7 +75,7 @@ class Release(pulumi.ComponentResource):
             container_name=CONTAINER,
             account_name=self.account.name,
             resource_group_name=args.resource_group_name,
-            public_access="None",
+            public_access=storage.PublicAccess.NONE,
             opts=child,
         )
         self.endpoint = private_endpoint(

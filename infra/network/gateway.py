@@ -80,7 +80,7 @@ class Gateway(pulumi.ComponentResource):
         )
         own = gateway_id(args.subscription_id, args.resource_group_name, args.gateway_name)
 
-        def sub(kind: str, item: str) -> dict[str, pulumi.Output[str]]:
+        def sub(kind: str, item: str) -> network.SubResourceArgsDict:
             return {"id": pulumi.Output.concat(own, f"/{kind}/{item}")}
 
         self.gateway = network.ApplicationGateway(
@@ -92,7 +92,8 @@ class Gateway(pulumi.ComponentResource):
             autoscale_configuration={"min_capacity": args.min_capacity, "max_capacity": args.max_capacity},
             zones=ZONES,
             enable_http2=True,
-            identity={"type": "UserAssigned", "user_assigned_identities": [args.identity_id]},
+            identity={"type": network.ResourceIdentityType.USER_ASSIGNED,
+                      "user_assigned_identities": [args.identity_id]},
             firewall_policy={"id": args.waf_policy_id},
             ssl_policy={"policy_type": "Predefined", "policy_name": SSL_POLICY},
             gateway_ip_configurations=[{"name": "gateway-ipconfig", "subnet": {"id": args.subnet_id}}],

@@ -6,14 +6,14 @@ NSG below ends with an explicit deny-all at the lowest priority so that only the
 
 from __future__ import annotations
 
-from typing import Any
+from pulumi_azure_native import network
 
 from infra.network.addressing import APP_PORT, POSTGRES_PORT, RegionPlan
 
 DENY_PRIORITY = 4096
 
 
-def _allow(name: str, priority: int, source: str, port: str, protocol: str = "Tcp") -> dict[str, Any]:
+def _allow(name: str, priority: int, source: str, port: str, protocol: str = "Tcp") -> network.SecurityRuleArgsDict:
     return {
         "name": name, "priority": priority, "direction": "Inbound", "access": "Allow", "protocol": protocol,
         "source_address_prefix": source, "source_port_range": "*",
@@ -21,7 +21,7 @@ def _allow(name: str, priority: int, source: str, port: str, protocol: str = "Tc
     }
 
 
-def _deny_all() -> dict[str, Any]:
+def _deny_all() -> network.SecurityRuleArgsDict:
     return {
         "name": "DenyAllInbound", "priority": DENY_PRIORITY, "direction": "Inbound", "access": "Deny",
         "protocol": "*", "source_address_prefix": "*", "source_port_range": "*",
@@ -29,7 +29,7 @@ def _deny_all() -> dict[str, Any]:
     }
 
 
-def gateway_rules() -> list[dict[str, Any]]:
+def gateway_rules() -> list[network.SecurityRuleArgsDict]:
     """Application Gateway v2: HTTPS and HTTP (redirected) from the Internet, plus Azure's control plane."""
     return [
         _allow("AllowHttpsInternet", 100, "Internet", "443"),
@@ -41,7 +41,7 @@ def gateway_rules() -> list[dict[str, Any]]:
     ]
 
 
-def app_rules(plan: RegionPlan, bastion_prefix: str | None) -> list[dict[str, Any]]:
+def app_rules(plan: RegionPlan, bastion_prefix: str | None) -> list[network.SecurityRuleArgsDict]:
     """The fleet: the service port from the gateway subnet only; SSH only from Bastion where it exists."""
     rules = [
         _allow("AllowServiceFromGateway", 100, plan.prefix("gateway"), str(APP_PORT)),
@@ -53,7 +53,7 @@ def app_rules(plan: RegionPlan, bastion_prefix: str | None) -> list[dict[str, An
     return [*rules, _deny_all()]
 
 
-def database_rules(plan: RegionPlan, peer: RegionPlan) -> list[dict[str, Any]]:
+def database_rules(plan: RegionPlan, peer: RegionPlan) -> list[network.SecurityRuleArgsDict]:
     """PostgreSQL: 5432 from the app subnet; replication from the peer region's database subnet."""
     return [
         _allow("AllowPostgresFromApp", 100, plan.prefix("app"), str(POSTGRES_PORT)),
@@ -63,7 +63,7 @@ def database_rules(plan: RegionPlan, peer: RegionPlan) -> list[dict[str, Any]]:
     ]
 
 
-def private_endpoint_rules(plan: RegionPlan, peer: RegionPlan) -> list[dict[str, Any]]:
+def private_endpoint_rules(plan: RegionPlan, peer: RegionPlan) -> list[network.SecurityRuleArgsDict]:
     """Key Vault and blob endpoints: HTTPS from the fleets of both regions and from the gateway.
 
     The gateway reads its TLS certificate from Key Vault through the vault's private endpoint.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 from pulumi_azure_native import network
@@ -36,7 +35,7 @@ class WafPolicyArgs:
     """Cell tags."""
 
 
-def rate_limit_rule(threshold: int) -> dict[str, Any]:
+def rate_limit_rule(threshold: int) -> network.WebApplicationFirewallCustomRuleArgsDict:
     """Block a client IP that sends more than `threshold` requests in a minute."""
     return {
         "name": "RateLimitPerClientIp",

@@ -41,15 +41,15 @@ def _slug(name: str) -> str:
     return "-".join(name.lower().split())
 
 
-def email_receivers(receivers: Sequence[Receiver]) -> list[dict[str, object]]:
+def email_receivers(receivers: Sequence[Receiver]) -> list[monitor.MicrosoftCommonEmailReceiverArgsDict]:
     """Every receiver's email, with the common alert schema."""
     return [{"name": f"{_slug(r.name)}-email", "email_address": r.email, "use_common_alert_schema": True}
             for r in receivers]
 
 
-def sms_receivers(receivers: Sequence[Receiver]) -> list[dict[str, object]]:
+def sms_receivers(receivers: Sequence[Receiver]) -> list[monitor.MicrosoftCommonSmsReceiverArgsDict]:
     """One SMS receiver per receiver with a phone; secret phones stay secret Outputs."""
-    result: list[dict[str, object]] = []
+    result: list[monitor.MicrosoftCommonSmsReceiverArgsDict] = []
     for r in receivers:
         if r.phone is None:
             continue

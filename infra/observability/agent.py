@@ -52,9 +52,9 @@ def _settings(identity_id: pulumi.Input[str] | None) -> pulumi.Output[dict[str, 
         "authentication": {"managedIdentity": {"identifier-name": "mi_res_id", "identifier-value": identity}}})
 
 
-def agent_extension(identity_id: pulumi.Input[str] | None = None) -> dict[str, Any]:
+def agent_extension(identity_id: pulumi.Input[str] | None = None) -> compute.VirtualMachineScaleSetExtensionArgsDict:
     """The Azure Monitor Agent as an entry of a scale set's `extension_profile.extensions`."""
-    extension: dict[str, Any] = {
+    extension: compute.VirtualMachineScaleSetExtensionArgsDict = {
         "name": AGENT_TYPE,
         "publisher": AGENT_PUBLISHER,
         "type": AGENT_TYPE,

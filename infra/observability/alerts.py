@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypedDict
 
 import pulumi
 from pulumi_azure_native import monitor
@@ -69,6 +70,20 @@ def _pick(ids: Mapping[str, pulumi.Input[str]], region: str, what: str, cell: st
                          f"the alerts watch the {what} of the region the failover plan names") from None
 
 
+class _Common(TypedDict):
+    """The inputs every rule shares; typed so that mypy checks them against each rule's SDK signature."""
+
+    rule_name: str
+    resource_group_name: pulumi.Input[str]
+    description: str
+    severity: int
+    enabled: bool
+    auto_mitigate: bool
+    evaluation_frequency: str
+    window_size: str
+    tags: dict[str, str]
+
+
 class CellAlerts(pulumi.ComponentResource):
     """Every alert of `cell_alert_specs(cell, alerts)`, wired to the resources it watches."""
 
@@ -98,7 +113,7 @@ class CellAlerts(pulumi.ComponentResource):
             self.rule_ids[spec.key] = rule
         self.register_outputs({"rule_ids": self.rule_ids})
 
-    def _common(self, spec: AlertSpec) -> dict[str, object]:
+    def _common(self, spec: AlertSpec) -> _Common:
         return {
             "rule_name": f"{self._args.rule_prefix}-{spec.key}",
             "resource_group_name": self._args.resource_group_name,

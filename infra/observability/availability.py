@@ -88,8 +88,9 @@ class Availability(pulumi.ComponentResource):
         self.web_test_ids = {}
         for key, path, text in (("healthz", HEALTHZ_PATH, None), ("booking", args.booking_path, args.booking_text)):
             test_name = f"{args.component_name}-{key}"
-            rules: dict[str, object] = {"expected_http_status_code": 200, "s_sl_check": True,
-                                        "s_sl_cert_remaining_lifetime_check": args.min_cert_days}
+            rules: applicationinsights.WebTestPropertiesValidationRulesArgsDict = {
+                "expected_http_status_code": 200, "s_sl_check": True,
+                "s_sl_cert_remaining_lifetime_check": args.min_cert_days}
             if text:
                 rules["content_validation"] = {"content_match": text, "ignore_case": False,
                                                "pass_if_text_found": True}
@@ -99,8 +100,8 @@ class Availability(pulumi.ComponentResource):
                 synthetic_monitor_id=test_name,
                 resource_group_name=args.resource_group_name,
                 location=args.location,
-                kind="standard",
-                web_test_kind="standard",
+                kind=applicationinsights.WebTestKind.STANDARD,
+                web_test_kind=applicationinsights.WebTestKind.STANDARD,
                 description=f"GET {test_url(args.hostname, path)} from {len(args.test_locations)} locations",
                 enabled=True,
                 frequency=FREQUENCY_SECONDS,

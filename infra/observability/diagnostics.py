@@ -9,8 +9,8 @@ import pulumi
 from pulumi_azure_native import monitor
 
 SETTING_NAME = "to-log-analytics"
-ALL_LOGS = [{"category_group": "allLogs", "enabled": True}]
-ALL_METRICS = [{"category": "AllMetrics", "enabled": True}]
+ALL_LOGS: list[monitor.DiagnosticsLogSettingsArgsDict] = [{"category_group": "allLogs", "enabled": True}]
+ALL_METRICS: list[monitor.DiagnosticsMetricSettingsArgsDict] = [{"category": "AllMetrics", "enabled": True}]
 # A storage account's logs are emitted by its services, not by the account itself.
 BLOB_SERVICE = "/blobServices/default"
 

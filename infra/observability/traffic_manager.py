@@ -58,7 +58,7 @@ class TrafficManager(pulumi.ComponentResource):
         if plan.serving_region not in args.gateway_fqdns:
             raise ValueError(f"cell {cell.name}: no gateway FQDN for the serving region {plan.serving_region}; "
                              "Traffic Manager would have nowhere to send traffic")
-        endpoints = [{
+        endpoints: list[trafficmanager.EndpointArgsDict] = [{
             "name": f"{cell.name}-{region}",
             "type": EXTERNAL_ENDPOINT,
             "target": fqdn,

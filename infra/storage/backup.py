@@ -61,11 +61,11 @@ class BackupStorage(pulumi.ComponentResource):
         region = args.cell.primary_region
         self.account = storage.StorageAccount(
             f"{name}-account", account_name=args.account_name, resource_group_name=args.resource_group_name,
-            location=region, kind="StorageV2", sku=storage.SkuArgs(name=args.sku), access_tier="Hot",
+            location=region, kind="StorageV2", sku=storage.SkuArgs(name=args.sku), access_tier=storage.AccessTier.HOT,
             minimum_tls_version="TLS1_2", enable_https_traffic_only=True, allow_blob_public_access=False,
             allow_shared_key_access=False, default_to_o_auth_authentication=True,
             allow_cross_tenant_replication=False, public_network_access="Disabled",
-            network_rule_set=storage.NetworkRuleSetArgs(default_action="Deny", bypass="None"),
+            network_rule_set=storage.NetworkRuleSetArgs(default_action=storage.DefaultAction.DENY, bypass="None"),
             encryption=storage.EncryptionArgs(
                 key_source="Microsoft.Storage", require_infrastructure_encryption=True,
                 services=storage.EncryptionServicesArgs(
@@ -82,7 +82,7 @@ class BackupStorage(pulumi.ComponentResource):
             opts=child)
         self.container = storage.BlobContainer(
             f"{name}-container", account_name=args.account_name, resource_group_name=args.resource_group_name,
-            container_name=CONTAINER, public_access="None",
+            container_name=CONTAINER, public_access=storage.PublicAccess.NONE,
             # Version-level WORM: the container's time-based policy then holds every blob version.
             immutable_storage_with_versioning=storage.ImmutableStorageWithVersioningArgs(enabled=True),
             opts=ResourceOptions(parent=self, depends_on=[self.account, blob]))

@@ -104,7 +104,7 @@ def access_policy(bucket_arn: str) -> str:
     ]}, sort_keys=True)
 
 
-def web_identity_provider(name: str, issuer_url: str, audience: str, tags: dict[str, str],
+def web_identity_provider(name: str, issuer_url: pulumi.Input[str], audience: str, tags: dict[str, str],
                           opts: ResourceOptions | None = None) -> aws.iam.OpenIdConnectProvider:
     """The account's IAM OIDC provider for the Entra tenant: IAM is global, so one per stack, not per cell."""
     return aws.iam.OpenIdConnectProvider(name, url=issuer_url, client_id_lists=[audience], tags=tags, opts=opts)

@@ -22,11 +22,11 @@ from infra.network.private_endpoint import private_endpoint
 SOFT_DELETE_DAYS = 90
 KEK_NAME = "envelope-kek"
 # The service wraps per-tenant data keys with this key; rotating yearly keeps old versions for unwrap.
-KEK_ROTATION = {
+KEK_ROTATION: keyvault.RotationPolicyArgsDict = {
     "attributes": {"expiry_time": "P2Y"},
     "lifetime_actions": [
-        {"trigger": {"time_after_create": "P1Y"}, "action": {"type": "rotate"}},
-        {"trigger": {"time_before_expiry": "P30D"}, "action": {"type": "notify"}},
+        {"trigger": {"time_after_create": "P1Y"}, "action": {"type": keyvault.KeyRotationPolicyActionType.ROTATE}},
+        {"trigger": {"time_before_expiry": "P30D"}, "action": {"type": keyvault.KeyRotationPolicyActionType.NOTIFY}},
     ],
 }
 
@@ -88,13 +88,14 @@ class KeyVault(pulumi.ComponentResource):
             location=args.location,
             properties={
                 "tenant_id": args.tenant_id,
-                "sku": {"family": "A", "name": "standard"},
+                "sku": {"family": keyvault.SkuFamily.A, "name": keyvault.SkuName.STANDARD},
                 "enable_rbac_authorization": True,
                 "enable_purge_protection": True,
                 "enable_soft_delete": True,
                 "soft_delete_retention_in_days": SOFT_DELETE_DAYS,
                 "public_network_access": "Disabled",
-                "network_acls": {"default_action": "Deny", "bypass": "None"},
+                "network_acls": {"default_action": keyvault.NetworkRuleAction.DENY,
+                                 "bypass": keyvault.NetworkRuleBypassOptions.NONE},
                 "enabled_for_deployment": False,
                 "enabled_for_template_deployment": False,
                 "enabled_for_disk_encryption": False,
