@@ -19,11 +19,22 @@ help:
 setup:
 	@scripts/setup.sh
 
+# One worker per core; a file's tests stay on one worker (module fixtures such as the local stack of
+# tests/e2e start once, and the e2e tests keep running alone, in their own order, on their worker).
+PYTEST_PARALLEL := -n auto --dist loadfile
+# The inner loop: config, policy inputs, paging, notifiers and password rules; no PostgreSQL, browser,
+# Prometheus or whole stack (about 30 s on 2 cores).
+QUICK_TESTS := tests/infra/test_environment.py tests/infra/test_policy_inputs.py tests/infra/test_local_procs.py \
+	tests/monitoring/test_config.py tests/monitoring/test_schedule.py tests/monitoring/test_paging.py \
+	tests/monitoring/test_notifiers.py tests/monitoring/test_history.py tests/monitoring/test_probe.py \
+	tests/monitoring/test_promexport.py tests/monitoring/test_alertmanager.py \
+	tests/app/test_passwords.py tests/app/test_sealing.py
+
 test: setup
-	ARTIFACTS_DIR=$(CURDIR)/tests/artifacts $(BIN)/pytest
+	ARTIFACTS_DIR=$(CURDIR)/tests/artifacts $(BIN)/pytest $(PYTEST_PARALLEL)
 
 test-quick: setup
-	ARTIFACTS_DIR=$(CURDIR)/tests/artifacts $(BIN)/pytest -m quick -p no:cacheprovider
+	ARTIFACTS_DIR=$(CURDIR)/tests/artifacts $(BIN)/pytest $(PYTEST_PARALLEL) -p no:cacheprovider $(QUICK_TESTS)
 
 lint: setup
 	$(BIN)/ruff check .
