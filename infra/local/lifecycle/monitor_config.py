@@ -17,8 +17,8 @@ import yaml
 
 from infra.environment import Environment
 from infra.errors import SlotstackError
+from infra.local.lifecycle.ports import PortPlan
 from infra.local.paths import StateDir
-from infra.local.ports import PortPlan
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "docs" / "runbooks"
 ACK_SECRET_ENV = "UPTIME_ACK_SECRET"  # noqa: S105 (the name of the variable, not a secret)

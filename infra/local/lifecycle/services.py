@@ -107,8 +107,8 @@ def create_tenant(cell: str, *, slug: str, name: str, timezone: str, password: s
 
 
 def start_smtp(port: int, outbox: Path, log: Path) -> Started:
-    """The SMTP sink (infra.local.smtp_sink), once it accepts connections."""
-    started = procs.spawn("smtp", [sys.executable, "-m", "infra.local.smtp_sink", "--port", str(port),
+    """The SMTP sink (infra.local.lifecycle.smtp_sink), once it accepts connections."""
+    started = procs.spawn("smtp", [sys.executable, "-m", "infra.local.lifecycle.smtp_sink", "--port", str(port),
                                    "--outbox", str(outbox)], env=procs.process_env({}), log=log,
                           cwd=Path(__file__).resolve().parents[2])
     wait_until(port_open(port), what="SMTP sink", timeout=20, started=started)
