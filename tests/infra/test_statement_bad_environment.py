@@ -8,7 +8,7 @@ import pytest
 
 from infra.environment import InvalidEnvironment, load_file
 from infra.mocks import evaluate
-from tests.infra.test_policy_inputs import ALL_PARTS, datatier
+from tests.policy.test_policy_inputs import ALL_PARTS, datatier
 
 BAD = """\
 config:
