@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from infra.local import ports
+from infra.local.lifecycle import ports
 
 RUNS = 3
 ROOT = Path(__file__).resolve().parents[1]

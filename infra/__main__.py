@@ -19,7 +19,7 @@ from infra.errors import SlotstackError
 try:
     env = environment.load(pulumi.get_stack())
     program.build(env)
-except environment.EnvironmentError as exc:
+except environment.InvalidEnvironment as exc:
     raise pulumi.RunError("environment is invalid; nothing was planned:\n" + str(exc)) from None
 except SlotstackError as exc:
     # e.g. no admin SSH key in $SLOTSTACK_SSH_PUBLIC_KEY, or no wheel to release: say what to do.

@@ -25,6 +25,7 @@ from infra.environment import Alerts
 from infra.environment import Cell as CellSpec
 from infra.network.cell_network import CellNetwork, CellNetworkArgs
 from infra.network.gateway import Gateway, GatewayArgs
+from infra.network.traffic_manager import TrafficManager, TrafficManagerArgs
 from infra.network.waf import WafPolicy, WafPolicyArgs
 from infra.observability.agent import agent_extension
 from infra.observability.cell_observability import CellObservability, CellObservabilityArgs, by_region
@@ -252,13 +253,22 @@ class Cell(pulumi.ComponentResource):
             resource_group_name=self.resource_group_names["primary"],
             failover_resource_group_name=self.resource_group_names["secondary"],
             name_prefix=f"{naming.PROJECT}-{args.environment}-{spec.name}",
-            traffic_manager_dns_name=f"{naming.PROJECT}-{args.environment}-{spec.name}-{suffix}",
             action_group_ids=args.action_group_ids,
-            gateway_ids=by_region(spec, self.gateway_ids), gateway_fqdns=by_region(spec, self.gateway_fqdns),
+            gateway_ids=by_region(spec, self.gateway_ids),
             postgres_server_ids=by_region(spec, pg_ids), key_vault_id=self.key_vault_id,
             scale_set_ids=by_region(spec, self.scale_set_ids), storage_account_ids=storage_ids,
             fleet_identity_id=self.fleet_identity_id, tags=self.tags,
             install_agent_extension=False), opts=child)
+        # In the secondary region's resource group: a failover changes the profile while the primary region
+        # (and ARM writes to its resource groups) may be down. The alias keeps stacks created while the
+        # profile sat under the observability component from replacing it.
+        self.traffic_manager = TrafficManager(f"{name}-obs-tm", TrafficManagerArgs(
+            cell=spec, resource_group_name=self.resource_group_names["secondary"],
+            profile_name=f"tm-{naming.PROJECT}-{args.environment}-{spec.name}",
+            dns_name=f"{naming.PROJECT}-{args.environment}-{spec.name}-{suffix}",
+            gateway_fqdns=by_region(spec, self.gateway_fqdns), tags=self.tags),
+            opts=pulumi.ResourceOptions(parent=self, aliases=[
+                pulumi.Alias(type_="slotstack:observability:TrafficManager", parent=self.observability)]))
         self.register_outputs(self.exports())
 
     def exports(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from infra import commands
-from infra.environment import EnvironmentError
+from infra.environment import InvalidEnvironment
 from infra.errors import SlotstackError
 
 
@@ -35,11 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except EnvironmentError as exc:
+    except InvalidEnvironment as exc:
         for line in exc.problems:
             print(line, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s); nothing was changed.", file=sys.stderr)
-        return 1
+        return exc.exit_code
     except SlotstackError as exc:
         print(f"slotstack: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from infra.errors import SlotstackError
 from infra.residency import RESIDENCIES, describe_region
 from infra.schema import (
     Problems,
@@ -45,7 +46,7 @@ CONFIG_KEYS = ("cells", "oncall", "alerts", "monitor")
 PROVIDER_NAMESPACES = ("azure-native", "aws", "random", "pulumi")
 
 
-class EnvironmentError(Exception):
+class InvalidEnvironment(SlotstackError):
     """An environment file that cannot be used; `problems` lists every reason, one per line."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -479,7 +480,7 @@ def _monitor(problems: Problems, raw: Any) -> Monitor:
 
 
 def from_config(name: str, config: Mapping[str, Any], source: str) -> Environment:
-    """Validate the `slotstack:*` config of stack `name`; raise EnvironmentError with every problem."""
+    """Validate the `slotstack:*` config of stack `name`; raise InvalidEnvironment with every problem."""
     problems = Problems(source)
     slot: dict[str, Any] = {}
     for key, value in config.items():
@@ -497,7 +498,7 @@ def from_config(name: str, config: Mapping[str, Any], source: str) -> Environmen
     alerts = _alerts(problems, slot.get("alerts"))
     monitor = _monitor(problems, slot.get("monitor"))
     if problems:
-        raise EnvironmentError(problems.lines())
+        raise InvalidEnvironment(problems.lines())
     return Environment(name=name, source=source, cells=cells, oncall=oncall, alerts=alerts, monitor=monitor)
 
 
@@ -520,7 +521,7 @@ def _display(path: Path) -> str:
 
 
 def load_file(path: Path, name: str | None = None) -> Environment:
-    """Load and validate one environment file; raise EnvironmentError listing every problem."""
+    """Load and validate one environment file; raise InvalidEnvironment listing every problem."""
     source = _display(path)
     if name is None:
         base = path.name
@@ -529,24 +530,24 @@ def load_file(path: Path, name: str | None = None) -> Environment:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         known = ", ".join(available(path.parent)) or "none"
-        raise EnvironmentError([f"{source}: no such environment file (environments here: {known})"]) from None
+        raise InvalidEnvironment([f"{source}: no such environment file (environments here: {known})"]) from None
     try:
         document = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        raise EnvironmentError([f"{source}{where}: YAML syntax error: {exc.problem}"]) from None
+        raise InvalidEnvironment([f"{source}{where}: YAML syntax error: {exc.problem}"]) from None
     if document is None:
-        raise EnvironmentError([f"{source}: the file is empty; it needs a 'config:' mapping with slotstack:cells"])
+        raise InvalidEnvironment([f"{source}: the file is empty; it needs a 'config:' mapping with slotstack:cells"])
     problems = Problems(source)
     if not isinstance(document, Mapping):
-        raise EnvironmentError([f"{source}: expected a mapping with a 'config:' key, got {type(document).__name__}"])
+        raise InvalidEnvironment([f"{source}: expected a mapping with a 'config:' key, got {type(document).__name__}"])
     check_keys(problems, "", document, FILE_KEYS, ("config",))
     if problems:
-        raise EnvironmentError(problems.lines())
+        raise InvalidEnvironment(problems.lines())
     config = document["config"]
     if not isinstance(config, Mapping):
-        raise EnvironmentError([f"{source}: config: expected a mapping of 'slotstack:...' keys"])
+        raise InvalidEnvironment([f"{source}: config: expected a mapping of 'slotstack:...' keys"])
     return from_config(name, config, source)
 
 

@@ -1,4 +1,4 @@
-"""The one domain error of the `slotstack` command, mapped to an exit code at the top."""
+"""The one domain error type of slotstack; the `slotstack` command maps it to an exit code at the top."""
 
 from __future__ import annotations
 

@@ -35,8 +35,9 @@ DATA_BEARING: dict[str, str] = {
     "aws:s3/bucket:Bucket": "tenant images",
     "aws:s3/bucketV2:BucketV2": "tenant images",
 }
-# Global resource type -> why it may live outside the cell's geography. Observability's global
-# resources (action groups, metric alerts, Traffic Manager) come with their reasons from issue 6.
+# Global resource type -> why it may live outside the cell's geography. The global resources of
+# alerting and failover (action groups, metric alerts, Traffic Manager) bring their reasons from
+# infra/observability/exempt.py.
 EXEMPT: dict[str, str] = {
     "azure-native:trafficmanager:Endpoint": "an entry of the Traffic Manager profile: a gateway's host name",
     "azure-native:privatedns:PrivateZone": "private DNS names of the cell's endpoints only (location global)",

@@ -7,8 +7,8 @@ import json
 
 from infra.commands.up import add_state_dir
 from infra.errors import SlotstackError
-from infra.local import backups
-from infra.local.context import open_cell
+from infra.local.drills import backups
+from infra.local.drills.context import open_cell
 from infra.local.paths import StateDir
 
 

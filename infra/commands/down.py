@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from infra.commands.up import add_state_dir, say
-from infra.local import teardown
+from infra.local.lifecycle import teardown
 from infra.local.paths import StateDir
 
 

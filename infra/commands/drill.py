@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from infra.commands.up import add_state_dir, say
-from infra.local import failover, pitr, tenants
-from infra.local.context import open_cell
+from infra.local.drills import failover, pitr
+from infra.local.drills.context import open_cell
+from infra.local.drills.tenant_restore import restore_tenant
+from infra.local.lifecycle import tenants
+from infra.local.lifecycle.state import write_json
 from infra.local.paths import StateDir
-from infra.local.state import write_json
-from infra.local.tenant_restore import restore_tenant
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -136,7 +136,7 @@ def render(doc: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     try:
         env = load(args.env)
-    except environment.EnvironmentError as exc:
+    except environment.InvalidEnvironment as exc:
         for line in exc.problems:
             print(line, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) in the environment; nothing was planned.", file=sys.stderr)

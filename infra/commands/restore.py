@@ -7,9 +7,9 @@ import json
 
 from infra.commands.up import add_state_dir, say
 from infra.errors import SlotstackError
-from infra.local import pitr
-from infra.local.cell_restore import restore_cell
-from infra.local.context import open_cell
+from infra.local.drills import pitr
+from infra.local.drills.cell_restore import restore_cell
+from infra.local.drills.context import open_cell
 from infra.local.paths import StateDir
 
 

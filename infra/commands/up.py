@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from infra.local import monitor_config, stack
+from infra.local.lifecycle import monitor_config, stack
 from infra.local.paths import StateDir
 
 

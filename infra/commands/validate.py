@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         path = _resolve(name)
         try:
             env = environment.load_file(path)
-        except environment.EnvironmentError as exc:
+        except environment.InvalidEnvironment as exc:
             failed += 1
             for line in exc.problems:
                 print(line)

@@ -1,7 +1,7 @@
-"""Azure-side observability and disaster recovery of a cell (issue 6).
+"""Azure-side observability of a cell.
 
 Logs (Log Analytics, diagnostic settings, Azure Monitor Agent), availability tests (Application
-Insights standard web tests), who gets told (action groups, metric and log alerts) and failover
-(Traffic Manager and the `failover_plan` switch that fleet sizes and the database follow).
+Insights standard web tests) and who gets told (action groups, metric and log alerts). Traffic Manager
+is in infra/network; the failover switch the alerts follow is infra/failover.py.
 Every component takes its dependencies as ids in its Args, so each is built and tested alone.
 """

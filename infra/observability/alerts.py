@@ -17,8 +17,8 @@ import pulumi
 from pulumi_azure_native import monitor
 
 from infra.environment import Alerts, Cell
+from infra.failover import failover_plan
 from infra.observability.catalog import AlertSpec, cell_alert_specs
-from infra.observability.failover import failover_plan
 
 # Metric alerts are evaluated by Azure Monitor's global service; the rule stores no customer data.
 METRIC_ALERT_LOCATION = "global"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infra.environment import Alerts, Cell
-from infra.observability.failover import failover_plan
+from infra.failover import failover_plan
 
 PAGE = "page"
 """Sev0/1: SMS and email to every receiver."""

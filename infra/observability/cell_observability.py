@@ -1,4 +1,4 @@
-"""Everything of issue 6 for one cell in one component, so `infra/cell.py` wires it with one call."""
+"""A cell's observability in one component (logs, agent, availability tests, alerts), wired by one call."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from infra.observability.alerts import CellAlerts, CellAlertsArgs
 from infra.observability.availability import DEMO_SERVICE, Availability, AvailabilityArgs
 from infra.observability.diagnostics import Diagnostics, DiagnosticsArgs
 from infra.observability.locations import pick_locations
-from infra.observability.traffic_manager import TrafficManager, TrafficManagerArgs
 from infra.observability.workspace import LogWorkspace, LogWorkspaceArgs
 
 T = TypeVar("T")
@@ -31,7 +30,7 @@ def by_region(cell: Cell, by_role: Mapping[str, T]) -> dict[str, T]:
 
 @dataclass
 class CellObservabilityArgs:
-    """Inputs of `CellObservability`: the cell, names, and the ids of what engineers A and B built."""
+    """Inputs of `CellObservability`: the cell, names, and the ids of the resources it watches."""
 
     cell: Cell
     """The cell (regions, hostname, logs, active_region)."""
@@ -40,15 +39,11 @@ class CellObservabilityArgs:
     resource_group_name: pulumi.Input[str]
     """Resource group in the cell's primary region."""
     name_prefix: str
-    """Stem of every name, e.g. `slotstack-prod-us`: law-, appi-, tm-, alert- are prefixed to it."""
-    traffic_manager_dns_name: str
-    """Globally unique relative name of `<name>.trafficmanager.net`."""
+    """Stem of every name, e.g. `slotstack-prod-us`: law-, appi-, alert- are prefixed to it."""
     action_group_ids: Mapping[str, pulumi.Input[str]]
     """`OnCallActionGroups.ids` of the environment (page, notify)."""
     gateway_ids: Mapping[str, pulumi.Input[str]]
     """Region -> Application Gateway id."""
-    gateway_fqdns: Mapping[str, pulumi.Input[str]]
-    """Region -> the gateway's public FQDN (Traffic Manager endpoint)."""
     postgres_server_ids: Mapping[str, pulumi.Input[str]]
     """Region -> PostgreSQL server id (primary region: the server; secondary: the replica)."""
     key_vault_id: pulumi.Input[str]
@@ -68,13 +63,13 @@ class CellObservabilityArgs:
     install_agent_extension: bool = True
     """False when the fleet's scale set lists `agent.agent_extension(...)` inline (see `MonitorAgentArgs`)."""
     failover_resource_group_name: pulumi.Input[str] | None = None
-    """Resource group in the SECONDARY region for Traffic Manager and the alert rules (default: the primary's).
-    ARM cannot change resources whose resource group's region is down, and failing over changes exactly
-    these; failing back happens with both regions up."""
+    """Resource group in the SECONDARY region for the alert rules (default: the primary's). ARM cannot
+    change resources whose resource group's region is down, and a failover changes the alerts' targets;
+    failing back happens with both regions up."""
 
 
 class CellObservability(pulumi.ComponentResource):
-    """Workspace, diagnostics, agent, availability tests, alerts and Traffic Manager of a cell."""
+    """Workspace, diagnostics, agent, availability tests and alerts of a cell."""
 
     def __init__(self, name: str, args: CellObservabilityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("slotstack:observability:CellObservability", name, None, opts)
@@ -101,11 +96,7 @@ class CellObservability(pulumi.ComponentResource):
             cell, args.alerts, failover_rg, f"alert-{prefix}", args.action_group_ids, logs.workspace_id,
             availability.component_id, availability.web_test_ids, args.gateway_ids, args.postgres_server_ids,
             args.scale_set_ids, tags), opts=child)
-        traffic = TrafficManager(f"{name}-tm", TrafficManagerArgs(
-            cell, failover_rg, f"tm-{prefix}", args.traffic_manager_dns_name, args.gateway_fqdns, tags), opts=child)
         self.workspace_id = logs.workspace_id
         self.component_id = availability.component_id
         self.alert_rule_ids = alerts.rule_ids
-        self.traffic_manager_fqdn = traffic.fqdn
-        self.register_outputs({"workspace_id": self.workspace_id, "component_id": self.component_id,
-                               "traffic_manager_fqdn": self.traffic_manager_fqdn})
+        self.register_outputs({"workspace_id": self.workspace_id, "component_id": self.component_id})

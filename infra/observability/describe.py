@@ -1,4 +1,4 @@
-"""What `slotstack plan` shows of issue 6: every cell's alerts, who each one reaches, and its failover state."""
+"""What `slotstack plan` shows of alerting: every cell's alerts, who each one reaches, and its failover state."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from infra.environment import Environment, Receiver
+from infra.failover import failover_plan
 from infra.observability.catalog import PAGE, cell_alert_specs
-from infra.observability.failover import failover_plan
 
 
 def receivers_of(channel: str, receivers: Sequence[Receiver]) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Resources of issue 6 that are not in a cell region, and why that keeps customer data in its geography.
+"""Global resources (alerting, Traffic Manager) outside the cell regions, and why customer data stays home.
 
 The policy pack and the residency statement can read these tables instead of repeating them.
 """

@@ -28,7 +28,7 @@ import pulumi_random as random
 from pulumi import Output
 
 from infra.environment import Cell
-from infra.observability.failover import failover_plan
+from infra.failover import failover_plan
 from infra.storage.keyvault import KeyVault
 from infra.storage.postgres import ADMIN_LOGIN, DATABASE, PostgresServer
 

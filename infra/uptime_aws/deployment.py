@@ -12,7 +12,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra.environment import Environment
-from infra.uptime_aws import cloudinit, config
+from infra.uptime_aws import cloud_init, config
 from infra.uptime_aws.site import SERVICE_PORT, MonitorSite, MonitorSiteArgs, wheel_digest
 
 # Agents ask each other before their dead man's switch pages, so that only one of them does.
@@ -182,6 +182,6 @@ class UptimeDeployment(pulumi.ComponentResource):
 def _user_data(site: MonitorSite, role: str, prefix: str, config_parameter: str) -> Callable[[list[str]], str]:
     def render(values: list[str]) -> str:
         wheel_url, command = values
-        return cloudinit.render(role=role, wheel_url=wheel_url, wheel_sha256=site.wheel_sha256, command=command,
+        return cloud_init.render(role=role, wheel_url=wheel_url, wheel_sha256=site.wheel_sha256, command=command,
                                 ssm_prefix=prefix, config_parameter=config_parameter, region=site.region)
     return render

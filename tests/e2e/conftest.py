@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from infra.local import ports
+from infra.local.lifecycle import ports
 
 CELLS = 3
 BLOCK = 2 + ports.PORTS_PER_CELL * CELLS

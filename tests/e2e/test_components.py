@@ -21,7 +21,9 @@ from uptime import config as uptime_config
 
 from infra import environment
 from infra.errors import SlotstackError
-from infra.local import monitor_config, pitr, ports, procs, services
+from infra.local import procs
+from infra.local.drills import pitr
+from infra.local.lifecycle import monitor_config, ports, services
 from infra.local.paths import StateDir
 from tests.e2e.conftest import free_port_base
 

@@ -18,7 +18,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from infra.local import ports, services
+from infra.local.lifecycle import ports, services
 from tests.e2e.conftest import Stack, processes_mentioning, slotstack
 
 pytestmark = pytest.mark.e2e

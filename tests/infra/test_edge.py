@@ -7,7 +7,7 @@ from typing import Any
 from infra import environment, mocks
 from infra.cell import fleet_sizes
 from infra.network.addressing import APP_PORT
-from tests.infra.conftest import by_id, of_cell
+from tests.plans import by_id, of_cell
 
 GATEWAY = "azure-native:network:ApplicationGateway"
 WAF = "azure-native:network:WebApplicationFirewallPolicy"

@@ -9,7 +9,7 @@ import yaml
 
 from infra import environment
 from infra.cli import main
-from infra.environment import EnvironmentError
+from infra.environment import InvalidEnvironment
 
 COMMITTED = ("dev", "staging", "prod", "local")
 
@@ -21,7 +21,7 @@ def _base() -> dict:
 def _problems(tmp_path: Path, document: dict | str, name: str = "prod") -> list[str]:
     path = tmp_path / f"Pulumi.{name}.yaml"
     path.write_text(document if isinstance(document, str) else yaml.safe_dump(document, sort_keys=False))
-    with pytest.raises(EnvironmentError) as info:
+    with pytest.raises(InvalidEnvironment) as info:
         environment.load_file(path)
     return info.value.problems
 

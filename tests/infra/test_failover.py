@@ -10,11 +10,11 @@ import pytest
 from infra import environment
 from infra.cell import fleet_sizes
 from infra.environment import Environment
+from infra.failover import failover_plan
 from infra.mocks import Plan, evaluate
+from infra.network.traffic_manager import TrafficManager, TrafficManagerArgs
 from infra.observability.cell_observability import by_region
 from infra.observability.describe import describe_failover
-from infra.observability.failover import failover_plan
-from infra.observability.traffic_manager import TrafficManager, TrafficManagerArgs
 from tests.infra.test_observability_standins import in_cell, observe, stand_ins, with_cell
 
 TM = "azure-native:trafficmanager:Profile"

@@ -14,7 +14,7 @@ from infra.cell import fleet_sizes
 from infra.compute import cloud_init
 from infra.compute.settings import DeploySettings, Wheel
 from infra.network.addressing import APP_PORT
-from tests.infra.conftest import FIXTURE_BOOTSTRAP, FIXTURE_UNIT, TEST_SSH_KEY, by_id, make_wheel, of_cell
+from tests.plans import FIXTURE_BOOTSTRAP, FIXTURE_UNIT, TEST_SSH_KEY, by_id, make_wheel, of_cell
 
 VMSS = "azure-native:compute:VirtualMachineScaleSet"
 ROLE = "azure-native:authorization:RoleAssignment"

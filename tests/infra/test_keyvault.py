@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from infra import environment, mocks
 from infra.cell import TLS_CERTIFICATE
 from infra.storage.keyvault import KeyVault, KeyVaultArgs
-from tests.infra.conftest import by_id, of_cell
+from tests.plans import by_id, of_cell
 
 VAULT = "azure-native:keyvault:Vault"
 Env = tuple[environment.Environment, mocks.Plan]

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from infra import environment
-from infra.local import cluster, paths, ports, procs, services, stack, state, tenants
+from infra.local import paths, procs
+from infra.local.db import cluster
+from infra.local.lifecycle import ports, services, stack, state, tenants
 from infra.local.paths import StateDir
 
 MIN_PEER_KEY = 32  # what the service accepts (app/booking/settings.py)

@@ -23,7 +23,7 @@ def wheels(monkeypatch: pytest.MonkeyPatch, fixture_wheel: Wheel, fixture_uptime
 
 
 def test_pulumi_up_of_stack_dev_declares_the_dev_environment(wheels: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.infra.conftest import TEST_SSH_KEY
+    from tests.plans import TEST_SSH_KEY
 
     monkeypatch.setenv(settings.SSH_KEY_ENV, TEST_SSH_KEY)
     plan = mocks.evaluate("dev", lambda: runpy.run_path(str(MAIN), run_name="__main__") and None)

@@ -9,7 +9,7 @@ import pytest
 
 from infra import environment, mocks
 from infra.network.addressing import APP_PORT, region_plan
-from tests.infra.conftest import ENVIRONMENTS, by_id, of_cell
+from tests.plans import ENVIRONMENTS, by_id, of_cell
 
 VNET = "azure-native:network:VirtualNetwork"
 SUBNET = "azure-native:network:Subnet"

@@ -14,6 +14,7 @@ from typing import Any
 from infra import environment
 from infra.environment import Cell, Environment
 from infra.mocks import SUBSCRIPTION, Plan, evaluate
+from infra.network.traffic_manager import TrafficManager, TrafficManagerArgs
 from infra.observability.action_groups import ActionGroupsArgs, OnCallActionGroups
 from infra.observability.cell_observability import CellObservability, CellObservabilityArgs
 
@@ -83,11 +84,14 @@ def program(env: Environment) -> dict[str, Any]:
         CellObservability(cell.name, CellObservabilityArgs(
             cell=cell, alerts=env.alerts, resource_group_name=ids.resource_group,
             name_prefix=f"slotstack-{env.name}-{cell.name}",
-            traffic_manager_dns_name=f"slotstack-{env.name}-{cell.name}",
-            action_group_ids=groups.ids, gateway_ids=ids.gateway_ids, gateway_fqdns=ids.gateway_fqdns,
+            action_group_ids=groups.ids, gateway_ids=ids.gateway_ids,
             postgres_server_ids=ids.postgres_server_ids, key_vault_id=ids.key_vault_id,
             scale_set_ids=ids.scale_set_ids, tags=tags_of(env, cell), storage_account_ids=ids.storage_account_ids,
             fleet_identity_id=ids.identity_id, failover_resource_group_name=ids.failover_resource_group))
+        TrafficManager(f"{cell.name}-obs-tm", TrafficManagerArgs(
+            cell=cell, resource_group_name=ids.failover_resource_group,
+            profile_name=f"tm-slotstack-{env.name}-{cell.name}",
+            dns_name=f"slotstack-{env.name}-{cell.name}", gateway_fqdns=ids.gateway_fqdns, tags=tags_of(env, cell)))
     return {"action_groups": groups.ids}
 
 

@@ -12,7 +12,7 @@ import pytest
 from infra import environment, naming
 from infra.compute import settings
 from infra.errors import SlotstackError
-from tests.infra.conftest import ENVIRONMENTS, TEST_SSH_KEY, make_wheel
+from tests.plans import ENVIRONMENTS, TEST_SSH_KEY, make_wheel
 
 
 def test_wheel_is_described_by_version_and_sha256(tmp_path: Path) -> None:

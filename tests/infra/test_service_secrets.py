@@ -23,8 +23,8 @@ from infra import cli, environment, mocks, program
 from infra.compute.settings import DeploySettings, Wheel
 from infra.storage.postgres import ADMIN_LOGIN
 from infra.storage.service_secrets import PEER_KEY_NAME, VAULT_NAMES, connection_url
-from tests.infra.conftest import of_cell
 from tests.infra.test_observability_standins import with_cell
+from tests.plans import of_cell
 
 VAULT = "azure-native:keyvault:Vault"
 SECRET = "azure-native:keyvault:Secret"

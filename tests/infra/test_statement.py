@@ -9,7 +9,7 @@ import pytest
 from infra.environment import load
 from infra.mocks import Plan
 from infra.statement import assess, render, summary
-from tests.infra.test_policy_inputs import ENVIRONMENTS, datatier_plan
+from tests.policy.test_policy_inputs import ENVIRONMENTS, datatier_plan
 
 
 @pytest.fixture(scope="module", params=ENVIRONMENTS)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.environment import EnvironmentError, load_file
+from infra.environment import InvalidEnvironment, load_file
 from infra.mocks import evaluate
-from tests.infra.test_policy_inputs import ALL_PARTS, datatier
+from tests.policy.test_policy_inputs import ALL_PARTS, datatier
 
 BAD = """\
 config:
@@ -33,7 +33,7 @@ def bad_file(tmp_path: Path) -> Path:
 
 
 def test_au_cell_with_a_us_bucket_region_is_refused_with_the_allowed_regions(bad_file: Path) -> None:
-    with pytest.raises(EnvironmentError) as caught:
+    with pytest.raises(InvalidEnvironment) as caught:
         load_file(bad_file)
     assert len(caught.value.problems) == 1
     problem = caught.value.problems[0]
@@ -43,12 +43,12 @@ def test_au_cell_with_a_us_bucket_region_is_refused_with_the_allowed_regions(bad
 
 
 def test_nothing_is_planned_from_a_bad_environment(bad_file: Path) -> None:
-    errors: list[EnvironmentError] = []
+    errors: list[InvalidEnvironment] = []
 
     def program() -> None:
         try:
             env = load_file(bad_file)
-        except EnvironmentError as error:
+        except InvalidEnvironment as error:
             errors.append(error)
             return
         datatier(env, ALL_PARTS)()

@@ -19,7 +19,7 @@ from infra import environment, mocks, program, tags
 from infra.compute.settings import DeploySettings
 from infra.network.cell_network import PRIVATELINK_ZONES
 from infra.storage.keyvault import KeyVault, KeyVaultArgs, VaultEndpoint
-from tests.infra.conftest import ENVIRONMENTS, by_id, of_cell
+from tests.plans import ENVIRONMENTS, by_id, of_cell
 
 VAULT = "azure-native:keyvault:Vault"
 ENDPOINT = "azure-native:network:PrivateEndpoint"

@@ -16,7 +16,7 @@ from infra.environment import load
 from infra.mocks import Plan
 from infra.statement import EXEMPT, assess
 from policy.pack import RESOURCE_RULES, STACK_RULES
-from tests.infra.test_policy_inputs import ENVIRONMENTS, as_resources
+from tests.policy.test_policy_inputs import ENVIRONMENTS, as_resources
 
 
 @pytest.mark.parametrize("name", ENVIRONMENTS)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import psycopg
 
 from infra.errors import SlotstackError
+from infra.local.db.postgres import SUPERUSER, Node, give_to_db_user, run_as_db_user
 from infra.local.paths import StateDir
-from infra.local.postgres import SUPERUSER, Node, give_to_db_user, run_as_db_user
 
 SLOT = "replica"
 APPLICATION_NAME = "replica"  # what synchronous_standby_names waits for

@@ -24,9 +24,9 @@ from typing import Any
 import psycopg
 
 from infra.errors import SlotstackError
-from infra.local.cluster import CellDatabase
-from infra.local.postgres import SUPERUSER, give_to_db_user, run_as_db_user
-from infra.local.state import write_json
+from infra.local.db.cluster import CellDatabase
+from infra.local.db.postgres import SUPERUSER, give_to_db_user, run_as_db_user
+from infra.local.lifecycle.state import write_json
 
 STAMP = "%Y%m%dT%H%M%S%fZ"
 

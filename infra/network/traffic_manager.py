@@ -9,8 +9,8 @@ import pulumi
 from pulumi_azure_native import trafficmanager
 
 from infra.environment import Cell
-from infra.observability.availability import HEALTHZ_PATH
-from infra.observability.failover import failover_plan
+from infra.failover import failover_plan
+from infra.network.gateway import HEALTH_PATH
 
 # Traffic Manager is a global DNS service; it holds endpoint names, no customer data.
 LOCATION = "global"
@@ -48,7 +48,7 @@ class TrafficManager(pulumi.ComponentResource):
     fqdn: pulumi.Output[str]
 
     def __init__(self, name: str, args: TrafficManagerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("slotstack:observability:TrafficManager", name, None, opts)
+        super().__init__("slotstack:network:TrafficManager", name, None, opts)
         cell = args.cell
         plan = failover_plan(cell)
         unknown = sorted(set(args.gateway_fqdns) - {cell.primary_region, cell.secondary_region})
@@ -77,7 +77,7 @@ class TrafficManager(pulumi.ComponentResource):
             monitor_config={
                 "protocol": "HTTPS",
                 "port": 443,
-                "path": HEALTHZ_PATH,
+                "path": HEALTH_PATH,
                 "interval_in_seconds": PROBE_INTERVAL_SECONDS,
                 "timeout_in_seconds": PROBE_TIMEOUT_SECONDS,
                 "tolerated_number_of_failures": TOLERATED_FAILURES,

@@ -16,10 +16,11 @@ from typing import Any
 import psycopg
 
 from infra.errors import SlotstackError
-from infra.local import incidents, monitor_config
-from infra.local.cluster import APPLICATION_NAME, CellDatabase
-from infra.local.load import BookingLoad
-from infra.local.tenants import Tenant
+from infra.local.db.cluster import APPLICATION_NAME, CellDatabase
+from infra.local.drills import incidents
+from infra.local.drills.load import BookingLoad
+from infra.local.lifecycle import monitor_config
+from infra.local.lifecycle.tenants import Tenant
 
 Say = Callable[[str], None]
 

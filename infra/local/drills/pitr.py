@@ -16,9 +16,9 @@ from pathlib import Path
 import psycopg
 
 from infra.errors import SlotstackError
-from infra.local import backups
-from infra.local.cluster import CellDatabase
-from infra.local.postgres import Node, give_to_db_user
+from infra.local.db.cluster import CellDatabase
+from infra.local.db.postgres import Node, give_to_db_user
+from infra.local.drills import backups
 
 
 def parse_time(text: str) -> datetime:

@@ -14,9 +14,10 @@ from typing import Any
 
 from infra import environment
 from infra.errors import SlotstackError
-from infra.local import ports, procs, state
+from infra.local import procs
+from infra.local.lifecycle import ports, state
+from infra.local.lifecycle.stack import Say, databases, stop_in_order
 from infra.local.paths import StateDir
-from infra.local.stack import Say, databases, stop_in_order
 
 
 def down(state_dir: StateDir, *, say: Say) -> int:

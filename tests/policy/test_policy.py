@@ -28,7 +28,7 @@ from policy.rules import (
     waf,
 )
 from policy.rules.common import Resource
-from tests.infra.test_policy_inputs import ENVIRONMENTS, stack_of
+from tests.policy.test_policy_inputs import ENVIRONMENTS, stack_of
 
 
 @pytest.fixture(scope="module")

@@ -20,11 +20,12 @@ from typing import Any
 
 from infra import environment
 from infra.errors import SlotstackError
-from infra.local import monitor_config, ports, procs, services, state, tenants
-from infra.local.cluster import CellDatabase
+from infra.local import procs
+from infra.local.db.cluster import CellDatabase
+from infra.local.db.postgres import Node
+from infra.local.lifecycle import monitor_config, ports, services, state, tenants
+from infra.local.lifecycle.report import url_table
 from infra.local.paths import StateDir
-from infra.local.postgres import Node
-from infra.local.report import url_table
 
 Say = Callable[[str], None]
 

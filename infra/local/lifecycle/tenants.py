@@ -13,7 +13,7 @@ from typing import Any
 import requests
 
 from infra.errors import SlotstackError
-from infra.local import services
+from infra.local.lifecycle import services
 
 ZONES = {"us": "America/New_York", "eu": "Europe/Berlin", "au": "Australia/Sydney"}
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

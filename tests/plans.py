@@ -1,4 +1,4 @@
-"""Shared fixtures of the infra tests: a small fixture wheel and each committed environment planned once.
+"""Shared fixtures of the infra and policy tests: a small fixture wheel and each committed environment planned once.
 
 Planning runs the whole program under Pulumi's mock engine (infra.mocks.evaluate); it is done once
 per environment per test process and the recorded plan is shared read-only by every test.

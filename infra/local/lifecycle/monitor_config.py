@@ -1,4 +1,7 @@
-"""The uptime monitor's configuration for a local stack: every cell probed, pages to local sinks.
+"""The uptime monitor's configuration for a local stack: the shared renderer, paging local sinks.
+
+Targets, people and escalation come from infra/uptime_config.py, as on AWS, so a drill rehearses the
+real escalation.
 
 Email goes to the stack's SMTP sink and SMS to files in the outbox, so a rehearsal pages nobody -
 unless real providers are given (`slotstack up --channels FILE`, channels `email` and/or `sms` in the
@@ -9,27 +12,22 @@ incident within seconds rather than minutes.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from infra import uptime_config
 from infra.environment import Environment
 from infra.errors import SlotstackError
+from infra.local.lifecycle.ports import PortPlan
 from infra.local.paths import StateDir
-from infra.local.ports import PortPlan
 
-RUNBOOKS = Path(__file__).resolve().parents[2] / "docs" / "runbooks"
+RUNBOOKS = Path(__file__).resolve().parents[3] / "docs" / "runbooks"
 ACK_SECRET_ENV = "UPTIME_ACK_SECRET"  # noqa: S105 (the name of the variable, not a secret)
 PROBE_INTERVAL_S = 5
 LOCAL_CHANNELS = ("email", "sms")
-DOWN_AFTER = 2
-UP_AFTER = 2
-
-
-def _person_key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "oncall"
+DOWN_AFTER = uptime_config.DOWN_AFTER
 
 
 def load_channels(path: Path) -> dict[str, Any]:
@@ -52,25 +50,12 @@ def load_channels(path: Path) -> dict[str, Any]:
     return dict(channels)
 
 
-def build(env: Environment, ports: PortPlan, state: StateDir,
-          channels: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The config document (as `uptime run --config` reads it); `channels` replace the local sinks."""
-    targets: list[dict[str, Any]] = []
-    for name in env.cells:
-        base = f"http://127.0.0.1:{ports.cells[name].service}"
-        targets.append({"name": f"{name}-healthz", "cell": name, "url": f"{base}/healthz",
-                        "body_contains": "ok", "latency_budget": "2s"})
-        targets.append({"name": f"{name}-readyz", "cell": name, "url": f"{base}/readyz",
-                        "json": {"path": "status", "equals": "ready"}})
-    people: dict[str, dict[str, str]] = {}
-    for receiver in env.oncall.receivers:
-        person: dict[str, str] = {"email": receiver.email}
-        if isinstance(receiver.phone, str):  # an encrypted phone stays in the cloud config only
-            person["phone"] = receiver.phone
-        people[_person_key(receiver.name)] = person
+def site(env: Environment, ports: PortPlan, state: StateDir, channels: dict[str, Any] | None = None
+         ) -> uptime_config.Site:
+    """The local monitor: cells on their local ports, pages to the SMTP sink and the SMS outbox."""
     public = f"http://127.0.0.1:{ports.monitor}"
-    return {
-        "monitor": {
+    return uptime_config.Site(
+        monitor={
             "listen": f"127.0.0.1:{ports.monitor}",
             "public_url": public,
             "database": str(state.monitor / "uptime.db"),
@@ -78,22 +63,25 @@ def build(env: Environment, ports: PortPlan, state: StateDir,
             "runbook_url": (RUNBOOKS / "drills.md").as_uri(),
             "ack_secret_env": ACK_SECRET_ENV,
         },
-        "thresholds": {"down_after": DOWN_AFTER, "up_after": UP_AFTER, "quorum": 1, "group_wait": "2s"},
-        "defaults": {"interval": f"{PROBE_INTERVAL_S}s", "timeout": "2s"},
-        "targets": targets,
-        "channels": {
+        channels={
             "email": {"type": "email", "host": "127.0.0.1", "port": ports.smtp, "starttls": False,
                       "from": "slotstack uptime <uptime@slotstack.local>", "timeout": "5s"},
             "sms": {"type": "outbox", "directory": str(state.sms_outbox)},
             **(channels or {}),
         },
-        "people": people,
-        "oncall": {"timezone": "UTC", "rotation": list(people), "handoff": "monday 09:00"},
-        "escalation": {
-            "steps": [{"after": "0m", "notify": ["oncall"], "channels": ["sms", "email"]}],
-            "reminder_every": f"{env.oncall.repeat_minutes}m",
-        },
-    }
+        base_url=lambda cell: f"http://127.0.0.1:{ports.cells[cell.name].service}",
+        defaults={"interval": f"{PROBE_INTERVAL_S}s", "timeout": "2s"},
+        quorum=1,
+        # An encrypted phone is decrypted only by the Pulumi engine, which a local stack does not run.
+        phone=lambda number: number if isinstance(number, str) else None,
+        group_wait="2s",
+    )
+
+
+def build(env: Environment, ports: PortPlan, state: StateDir,
+          channels: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The config document (as `uptime run --config` reads it); `channels` replace the local sinks."""
+    return uptime_config.document(env, site(env, ports, state, channels))
 
 
 def write(env: Environment, ports: PortPlan, state: StateDir, channels: dict[str, Any] | None = None) -> Path:

@@ -18,8 +18,8 @@ import psycopg
 from psycopg import sql
 
 from infra.errors import SlotstackError
-from infra.local import pitr
-from infra.local.cluster import CellDatabase
+from infra.local.db.cluster import CellDatabase
+from infra.local.drills import pitr
 
 DATABASE = "booking"
 

@@ -7,11 +7,11 @@ from typing import Any
 
 from infra import environment
 from infra.errors import SlotstackError
-from infra.local import state
-from infra.local.cluster import CellDatabase
+from infra.local.db.cluster import CellDatabase
+from infra.local.lifecycle import state
+from infra.local.lifecycle.stack import databases
+from infra.local.lifecycle.teardown import recorded_plan
 from infra.local.paths import StateDir
-from infra.local.stack import databases
-from infra.local.teardown import recorded_plan
 
 
 @dataclass

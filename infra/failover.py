@@ -1,7 +1,7 @@
 """The failover switch: what `active_region` means for traffic, fleets and the database.
 
-One pure function so that the fleet (engineer A), the database (engineer B) and Traffic Manager
-(here) flip together from the same setting; none of them reads `active_region` on its own.
+One pure function so that the fleets, the database and Traffic Manager flip together from the same
+setting; none of them reads `active_region` on its own.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The local SMTP sink: accepts every message on 127.0.0.1 and saves it as an .eml file.
 
-Run as `python -m infra.local.smtp_sink --port P --outbox DIR`; the stack supervises it like any
+Run as `python -m infra.local.lifecycle.smtp_sink --port P --outbox DIR`; the stack supervises it like any
 other process. Files are written atomically (temp name, then rename) so a reader never sees half a
 message.
 """

@@ -15,9 +15,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from infra.local import pitr
-from infra.local.cluster import CellDatabase
-from infra.local.tenant_restore import DATABASE, tenant_tables
+from infra.local.db.cluster import CellDatabase
+from infra.local.drills import pitr
+from infra.local.drills.tenant_restore import DATABASE, tenant_tables
 
 
 def row_counts(dsn: str) -> dict[str, int]:

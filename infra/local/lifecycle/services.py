@@ -106,11 +106,15 @@ def create_tenant(cell: str, *, slug: str, name: str, timezone: str, password: s
              cell=cell, log=log, env=env)
 
 
+# The sink runs as `python -m infra...`: from the checkout, so it runs this tree's code, not an installed copy.
+CHECKOUT = Path(__file__).resolve().parents[3]
+
+
 def start_smtp(port: int, outbox: Path, log: Path) -> Started:
-    """The SMTP sink (infra.local.smtp_sink), once it accepts connections."""
-    started = procs.spawn("smtp", [sys.executable, "-m", "infra.local.smtp_sink", "--port", str(port),
+    """The SMTP sink (infra.local.lifecycle.smtp_sink), once it accepts connections."""
+    started = procs.spawn("smtp", [sys.executable, "-m", "infra.local.lifecycle.smtp_sink", "--port", str(port),
                                    "--outbox", str(outbox)], env=procs.process_env({}), log=log,
-                          cwd=Path(__file__).resolve().parents[2])
+                          cwd=CHECKOUT)
     wait_until(port_open(port), what="SMTP sink", timeout=20, started=started)
     return started
 

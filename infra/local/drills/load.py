@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
-from infra.local.tenants import Tenant
+from infra.local.lifecycle.tenants import Tenant
 
 SLOT = timedelta(minutes=5)
 

@@ -16,7 +16,7 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from policy.pack import RESOURCE_RULES, STACK_RULES
-from tests.infra.test_policy_inputs import stack_of
+from tests.policy.test_policy_inputs import stack_of
 
 ROOT = Path(__file__).resolve().parents[2]
 # The Pulumi CLI runs the pack in policy/venv, built from policy/requirements.txt (pulumi and
