@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from infra.provider import checks
 from infra.residency import RESIDENCIES, describe_region
 from infra.schema import (
     Problems,
@@ -61,6 +62,8 @@ class Fleet:
     min: int
     max: int
     standby: int
+    accelerated_networking: bool | None = None
+    """As asked in the file; None: on wherever the size supports it (infra.provider.checks)."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,8 @@ class Environment:
     oncall: OnCall
     alerts: Alerts
     monitor: Monitor
+    warnings: tuple[str, ...] = ()
+    """What must be requested before `pulumi up` works (access-restricted regions), one line each."""
 
     @property
     def is_prod(self) -> bool:
@@ -204,14 +209,18 @@ ALERT_LIMITS: dict[str, tuple[float, float, float]] = {
 
 def _fleet(problems: Problems, path: str, raw: Any) -> Fleet:
     data = as_mapping(problems, path, raw if raw is not None else {}) or {}
-    check_keys(problems, path, data, ("vm_size", "min", "max", "standby"))
+    check_keys(problems, path, data, ("vm_size", "min", "max", "standby", "accelerated_networking"))
     fleet = Fleet(
         vm_size=read_str(problems, path, data, "vm_size", default="Standard_D2s_v5",
                          pattern=r"Standard_[A-Za-z0-9_]+", what="an Azure VM size like Standard_D2s_v5"),
         min=read_int(problems, path, data, "min", default=2, low=1, high=100),
         max=read_int(problems, path, data, "max", default=10, low=1, high=100),
         standby=read_int(problems, path, data, "standby", default=0, low=0, high=100),
+        accelerated_networking=(read_bool(problems, path, data, "accelerated_networking", default=False)
+                                if "accelerated_networking" in data else None),
     )
+    if fleet.vm_size:
+        checks.check_fleet(problems, path, fleet)
     if fleet.min > fleet.max:
         problems.add(join(path, "min"), f"{fleet.min} is greater than fleet.max {fleet.max}; min must be <= max")
     if fleet.standby > fleet.max:
@@ -305,7 +314,7 @@ def _cell(problems: Problems, name: str, raw: Any, index: int) -> Cell | None:
     check_keys(problems, join(path, "logs"), logs_raw, ("retention_days", "daily_cap_gb"))
     local_raw = as_mapping(problems, join(path, "local"), data.get("local") or {}) or {}
     check_keys(problems, join(path, "local"), local_raw, ("port", "replication"))
-    return Cell(
+    cell = Cell(
         name=name,
         residency=residency,
         primary_region=primary,
@@ -332,6 +341,8 @@ def _cell(problems: Problems, name: str, raw: Any, index: int) -> Cell | None:
                                  choices=("synchronous", "asynchronous")),
         ),
     )
+    checks.check_regions(problems, path, cell)
+    return cell
 
 
 def _cells(problems: Problems, raw: Any) -> dict[str, Cell]:
@@ -498,7 +509,10 @@ def from_config(name: str, config: Mapping[str, Any], source: str) -> Environmen
     monitor = _monitor(problems, slot.get("monitor"))
     if problems:
         raise EnvironmentError(problems.lines())
-    return Environment(name=name, source=source, cells=cells, oncall=oncall, alerts=alerts, monitor=monitor)
+    warned = tuple(f"{source}: {line}" for cell in cells.values()
+                   for line in checks.warnings(join("cells", cell.name), cell))
+    return Environment(name=name, source=source, cells=cells, oncall=oncall, alerts=alerts, monitor=monitor,
+                       warnings=warned)
 
 
 def path_of(name: str, directory: Path | None = None) -> Path:
