@@ -146,7 +146,8 @@ class Cell(pulumi.ComponentResource):
             vault_name=naming.key_vault(args.environment, spec.name),
             resource_group_name=self.resource_group_names["primary"], location=spec.primary_region,
             tenant_id=args.tenant_id, private_endpoint_subnet_id=self.subnet_ids["primary"]["private_endpoints"],
-            dns_zone_id=self.vault_zone_ids["primary"], certificate_name=TLS_CERTIFICATE, tags=self.tags,
+            dns_zone_id=self.vault_zone_ids["primary"], certificate_name=TLS_CERTIFICATE,
+            certificate_hostname=spec.hostname, tags=self.tags,
             regional_endpoints=vault_endpoints,
         ), opts=child)
         self.key_vault_id = self.key_vault.id
@@ -170,6 +171,7 @@ class Cell(pulumi.ComponentResource):
             f"{name}-role-fleet-kv", role="Key Vault Secrets User", principal_id=identities["fleet"].principal_id,
             scope=self.key_vault.id, subscription_id=args.subscription_id, parent=self)
 
+        certificate = [self.key_vault.certificate] if self.key_vault.certificate is not None else []
         self.gateways: dict[str, Gateway] = {}
         self.fleets: dict[str, Fleet] = {}
         for role, (minimum, maximum) in fleet_sizes(spec).items():
@@ -185,7 +187,8 @@ class Cell(pulumi.ComponentResource):
                 identity_id=identities["gateway"].id, waf_policy_id=waf.id,
                 min_capacity=3 if args.is_prod else 2, max_capacity=GATEWAY_MAX,
                 dns_label=naming.dns_label(args.environment, spec.name, region), tags=self.tags,
-            ), opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway_reads_certificate]))
+            ), opts=pulumi.ResourceOptions(parent=self,
+                                           depends_on=[gateway_reads_certificate, *certificate]))
             # One release for both regions: the standby fleet runs exactly what the serving one runs.
             release_extension = _release(args, self.key_vault.uri, identities["fleet"].client_id)
             self.fleets[role] = Fleet(f"{name}-fleet-{role}", FleetArgs(
