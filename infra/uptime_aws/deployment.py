@@ -74,7 +74,8 @@ class UptimeDeployment(pulumi.ComponentResource):
                 f"{name}-{role}-{region}",
                 MonitorSiteArgs(region=region, index=index, wheel_path=args.wheel_path, wheel_sha256=digest,
                                 tags=args.tags,
-                                ssm_prefix=prefix, instance_type=env.monitor.instance_type,
+                                ssm_prefix=prefix, config_parameter=config_parameter,
+                                instance_type=env.monitor.instance_type,
                                 extra_policy_statements=extra),
                 opts=child)
         core = self.sites[core_region]
