@@ -24,21 +24,17 @@ def attention(env: Environment) -> dict[str, Any]:
             entry[0] += low * size.vcpus
             # A rolling upgrade or a failover can take a fleet to its maximum.
             entry[1] += high * size.vcpus
-    dns = []
-    for cell in env.cells.values():
-        dns.append(f"{cell.hostname} CNAME to the cell's Traffic Manager name (stack output {cell.name}.*, "
-                   "`pulumi stack output`)")
-        if cell.images.domain:
-            dns.append(f"{cell.images.domain} CNAME to the cell's CloudFront domain, and the ACM validation "
-                       "record of its certificate")
-    if env.monitor.status_domain:
-        dns.append(f"{env.monitor.status_domain} CNAME to the status page's CloudFront domain, and the ACM "
-                   "validation record of its certificate")
+    # The cells' host names live wherever the company's DNS is; the CloudFront domains' records are written
+    # into the Route 53 zones the environment names (infra/storage/cdn_domain.py), which must exist.
+    dns = [f"{cell.hostname} CNAME to the cell's Traffic Manager name (`pulumi stack output`), once"
+           for cell in env.cells.values()]
+    zones = sorted({z for z in [*(c.images.dns_zone for c in env.cells.values()), env.monitor.status_dns_zone] if z})
     return {
         "restricted_regions": [w.split(": ", 1)[1] for w in env.warnings],
         "vcpus": [{"family": family, "region": region, "at_minimum": lo, "at_maximum": hi}
                   for (family, region), (lo, hi) in sorted(vcpus.items())],
         "dns_records": dns,
+        "route53_zones": zones,
         "accelerated_networking": {name: checks.accelerated_networking(c.fleet) for name, c in env.cells.items()},
     }
 
@@ -50,4 +46,6 @@ def render(doc: dict[str, Any]) -> list[str]:
     lines += [f"  vCPU quota: {v['family']} in {v['region']}: {v['at_minimum']} at minimum, {v['at_maximum']} at "
               "maximum (quota cannot be read offline: `az vm list-usage -l REGION`)" for v in doc["vcpus"]]
     lines += [f"  DNS record (manual): {d}" for d in doc["dns_records"]]
+    lines += [f"  Route 53 public hosted zone {z} must exist in the AWS account (pulumi up writes the ACM "
+              "validation and alias records there)" for z in doc["route53_zones"]]
     return lines

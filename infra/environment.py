@@ -86,6 +86,8 @@ class Images:
 
     strict_residency: bool
     domain: str | None
+    dns_zone: str | None = None
+    """The Route 53 public hosted zone that holds `domain`: pulumi up writes its ACM validation and alias records."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,8 @@ class Monitor:
     instance_type: str
     quorum: int
     status_domain: str | None
+    status_dns_zone: str | None = None
+    """The Route 53 public hosted zone that holds `status_domain` (ACM validation and alias records)."""
 
 
 @dataclass(frozen=True)
@@ -307,9 +311,12 @@ def _cell(problems: Problems, name: str, raw: Any, index: int) -> Cell | None:
         problems.add(join(path, "active_region"),
                      "'secondary' needs database.replica: true (there is no replica to promote)")
     images_raw = as_mapping(problems, join(path, "images"), data.get("images") or {}) or {}
-    check_keys(problems, join(path, "images"), images_raw, ("strict_residency", "domain"))
+    check_keys(problems, join(path, "images"), images_raw, ("strict_residency", "domain", "dns_zone"))
     domain = read_str(problems, join(path, "images"), images_raw, "domain", pattern=HOSTNAME,
                       what="a lowercase DNS name like images.eu.book.example.com")
+    images_zone = read_str(problems, join(path, "images"), images_raw, "dns_zone", pattern=HOSTNAME,
+                           what="a Route 53 hosted zone name like book.example.com")
+    _check_zone(problems, join(path, "images"), "domain", domain, "dns_zone", images_zone)
     logs_raw = as_mapping(problems, join(path, "logs"), data.get("logs") or {}) or {}
     check_keys(problems, join(path, "logs"), logs_raw, ("retention_days", "daily_cap_gb"))
     local_raw = as_mapping(problems, join(path, "local"), data.get("local") or {}) or {}
@@ -328,6 +335,7 @@ def _cell(problems: Problems, name: str, raw: Any, index: int) -> Cell | None:
         images=Images(
             strict_residency=read_bool(problems, join(path, "images"), images_raw, "strict_residency", default=False),
             domain=domain or None,
+            dns_zone=images_zone or None,
         ),
         logs=Logs(
             retention_days=read_int(problems, join(path, "logs"), logs_raw, "retention_days",
@@ -343,6 +351,20 @@ def _cell(problems: Problems, name: str, raw: Any, index: int) -> Cell | None:
     )
     checks.check_regions(problems, path, cell)
     return cell
+
+
+def _check_zone(problems: Problems, path: str, domain_key: str, domain: str, zone_key: str, zone: str) -> None:
+    """A custom CloudFront domain needs its Route 53 zone: ACM validates it by a DNS record there, and a
+    distribution with an alias needs that validated certificate (pulumi up would wait ~75 minutes and fail)."""
+    if domain and not zone:
+        problems.add(join(path, zone_key),
+                     f"is required with {domain_key} {domain!r}: name the Route 53 hosted zone that holds it (e.g. "
+                     f"{domain.split('.', 1)[1]!r}) so that pulumi up writes the ACM validation and alias records, "
+                     f"or remove {domain_key} (CloudFront's own *.cloudfront.net name is used)")
+    elif zone and not domain:
+        problems.add(join(path, zone_key), f"{zone!r} is set without {domain_key}; set both or neither")
+    elif domain and zone and not (domain == zone or domain.endswith("." + zone)):
+        problems.add(join(path, zone_key), f"{zone!r} does not hold {domain_key} {domain!r}; name its parent zone")
 
 
 def _cells(problems: Problems, raw: Any) -> dict[str, Cell]:
@@ -455,7 +477,8 @@ AWS_CONTINENTS = {"us": "North America", "ca": "North America", "eu": "Europe", 
 def _monitor(problems: Problems, raw: Any) -> Monitor:
     path = "monitor"
     data = as_mapping(problems, path, raw if raw is not None else {}) or {}
-    check_keys(problems, path, data, ("core_region", "agent_regions", "instance_type", "quorum", "status_domain"))
+    check_keys(problems, path, data, ("core_region", "agent_regions", "instance_type", "quorum", "status_domain",
+                                      "status_dns_zone"))
     aws_region = r"[a-z]{2}(-gov)?-[a-z]+-[0-9]"
     core = read_str(problems, path, data, "core_region", default="us-east-2", pattern=aws_region,
                     what="an AWS region like us-east-2")
@@ -479,6 +502,9 @@ def _monitor(problems: Problems, raw: Any) -> Monitor:
     quorum = read_int(problems, path, data, "quorum", default=2, low=1, high=max(1, len(sites)))
     domain = read_str(problems, path, data, "status_domain", pattern=HOSTNAME,
                       what="a lowercase DNS name like status.book.example.com")
+    status_zone = read_str(problems, path, data, "status_dns_zone", pattern=HOSTNAME,
+                           what="a Route 53 hosted zone name like book.example.com")
+    _check_zone(problems, path, "status_domain", domain, "status_dns_zone", status_zone)
     return Monitor(
         core_region=core,
         agent_regions=tuple(agents),
@@ -486,6 +512,7 @@ def _monitor(problems: Problems, raw: Any) -> Monitor:
                                pattern=r"[a-z][a-z0-9]*\.[a-z0-9]+", what="an EC2 instance type like t4g.small"),
         quorum=quorum,
         status_domain=domain or None,
+        status_dns_zone=status_zone or None,
     )
 
 

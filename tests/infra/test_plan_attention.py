@@ -17,12 +17,12 @@ def test_staging_lists_the_restricted_region_vcpus_per_family_and_region_and_dns
     assert any(d.startswith("us.staging.book.example.com CNAME") for d in doc["dns_records"])
 
 
-def test_prod_lists_the_acm_validation_records_it_cannot_create() -> None:
+def test_prod_needs_its_route53_zone_and_the_cell_host_names_only() -> None:
     doc = checklist.attention(environment.load("prod"))
     assert doc["restricted_regions"] == []
-    records = doc["dns_records"]
-    assert any(r.startswith("status.book.example.com CNAME") and "ACM validation" in r for r in records)
-    assert any(r.startswith("images.us.book.example.com CNAME") for r in records)
+    assert doc["route53_zones"] == ["book.example.com"], "ACM validation and alias records are written there"
+    assert [r.split(" ", 1)[0] for r in doc["dns_records"]] == [
+        "us.book.example.com", "eu.book.example.com", "au.book.example.com"]
     lines = checklist.render(doc)
     assert lines[0] == "needs attention before `pulumi up`:"
     assert "  restricted regions: none" in lines
