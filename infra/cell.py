@@ -2,8 +2,8 @@
 
 It composes, per Azure region of the cell (primary and secondary), a resource group and network;
 per cell the Key Vault and the identities; and per region that runs a fleet (the serving region,
-plus the other one when the environment keeps a standby fleet) a gateway, a release store and a
-scale set. The attributes listed in `Cell`'s docstring are what the data tier (infra/storage) and
+plus the other one when the environment keeps a standby fleet) a gateway and a scale set that
+carries the release. The attributes listed in `Cell`'s docstring are what the data tier (infra/storage) and
 observability (infra/observability) take as their Args.
 """
 
@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pulumi_azure_native import managedidentity, resources
+from pulumi_azure_native import compute, managedidentity, resources
 
 from infra import naming, tags
-from infra.compute import cloud_init, roles
+from infra.compute import cloud_init, release, roles
 from infra.compute.fleet import Fleet, FleetArgs
-from infra.compute.release import Release, ReleaseArgs
 from infra.compute.settings import DeploySettings
 from infra.environment import Alerts
 from infra.environment import Cell as CellSpec
@@ -29,6 +28,7 @@ from infra.network.traffic_manager import TrafficManager, TrafficManagerArgs
 from infra.network.waf import WafPolicy, WafPolicyArgs
 from infra.observability.agent import agent_extension
 from infra.observability.cell_observability import CellObservability, CellObservabilityArgs, by_region
+from infra.provider import checks
 from infra.storage.backup import BackupStorage, BackupStorageArgs
 from infra.storage.images import Images, ImagesArgs
 from infra.storage.keyvault import KeyVault, KeyVaultArgs, VaultEndpoint
@@ -85,17 +85,16 @@ def fleet_sizes(spec: CellSpec) -> dict[str, tuple[int, int]]:
     return sizes
 
 
-def _custom_data(args: CellArgs, release: Release, vault_uri: pulumi.Output[str],
-                 client_id: pulumi.Output[str]) -> pulumi.Output[str]:
-    """The fleet's base64 cloud-init, once the release URL, vault URI and identity are known."""
+def _release(args: CellArgs, vault_uri: pulumi.Output[str],
+             client_id: pulumi.Output[str]) -> pulumi.Output[compute.VirtualMachineScaleSetExtensionArgsDict]:
+    """The fleet's release extension, once the vault URI and the identity's client id are known."""
 
-    def render(values: list[Any]) -> str:
-        wheel_url, uri, client = values
-        return cloud_init.custom_data(cloud_init.Boot(
-            wheel_url=wheel_url, sha256=release.sha256, cell=args.spec.name, cell_urls=args.cell_urls,
-            key_vault_uri=uri, client_id=client), args.settings.bootstrap)
+    def render(values: list[Any]) -> compute.VirtualMachineScaleSetExtensionArgsDict:
+        uri, client = values
+        boot = cloud_init.Boot(cell=args.spec.name, cell_urls=args.cell_urls, key_vault_uri=uri, client_id=client)
+        return release.extension(args.settings.wheel, boot, args.settings.bootstrap)
 
-    return pulumi.Output.all(release.wheel_url, vault_uri, client_id).apply(render)
+    return pulumi.Output.all(vault_uri, client_id).apply(render)
 
 
 class Cell(pulumi.ComponentResource):
@@ -110,7 +109,7 @@ class Cell(pulumi.ComponentResource):
     has a private endpoint in each region, registered in that region's vault zone),
     `key_vault_id`, `key_vault_name`, `key_vault_uri`,
     `fleet_identity_id`, `fleet_identity_principal_id`, `fleet_identity_client_id` (the VMs' identity),
-    `gateway_ids`, `public_ip_ids`, `gateway_fqdns`, `scale_set_ids`, `release_container_ids`
+    `gateway_ids`, `public_ip_ids`, `gateway_fqdns`, `scale_set_ids`
     (only for the roles that run a fleet; `serving_role` is the one taking traffic).
     """
 
@@ -149,7 +148,8 @@ class Cell(pulumi.ComponentResource):
             vault_name=naming.key_vault(args.environment, spec.name),
             resource_group_name=self.resource_group_names["primary"], location=spec.primary_region,
             tenant_id=args.tenant_id, private_endpoint_subnet_id=self.subnet_ids["primary"]["private_endpoints"],
-            dns_zone_id=self.vault_zone_ids["primary"], certificate_name=TLS_CERTIFICATE, tags=self.tags,
+            dns_zone_id=self.vault_zone_ids["primary"], certificate_name=TLS_CERTIFICATE,
+            certificate_hostname=spec.hostname, tags=self.tags,
             regional_endpoints=vault_endpoints,
         ), opts=child)
         self.key_vault_id = self.key_vault.id
@@ -173,8 +173,8 @@ class Cell(pulumi.ComponentResource):
             f"{name}-role-fleet-kv", role="Key Vault Secrets User", principal_id=identities["fleet"].principal_id,
             scope=self.key_vault.id, subscription_id=args.subscription_id, parent=self)
 
+        certificate = [self.key_vault.certificate] if self.key_vault.certificate is not None else []
         self.gateways: dict[str, Gateway] = {}
-        self.releases: dict[str, Release] = {}
         self.fleets: dict[str, Fleet] = {}
         for role, (minimum, maximum) in fleet_sizes(spec).items():
             region = self.regions[role]
@@ -189,30 +189,24 @@ class Cell(pulumi.ComponentResource):
                 identity_id=identities["gateway"].id, waf_policy_id=waf.id,
                 min_capacity=3 if args.is_prod else 2, max_capacity=GATEWAY_MAX,
                 dns_label=naming.dns_label(args.environment, spec.name, region), tags=self.tags,
-            ), opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway_reads_certificate]))
-            release = Release(f"{name}-release-{role}", ReleaseArgs(
-                account_name=naming.storage_account("rel", args.environment, spec.name, region),
-                resource_group_name=rg, location=region, wheel=args.settings.wheel,
-                private_endpoint_subnet_id=self.subnet_ids[role]["private_endpoints"],
-                dns_zone_id=self.dns_zone_ids["blob"], tags=self.tags), opts=child)
-            roles.assign(
-                f"{name}-role-fleet-release-{role}", role="Storage Blob Data Reader",
-                principal_id=identities["fleet"].principal_id, scope=release.container_id,
-                subscription_id=args.subscription_id, parent=self)
-            boot = _custom_data(args, release, self.key_vault.uri, identities["fleet"].client_id)
+            ), opts=pulumi.ResourceOptions(parent=self,
+                                           depends_on=[gateway_reads_certificate, *certificate]))
+            # One release for both regions: the standby fleet runs exactly what the serving one runs.
+            release_extension = _release(args, self.key_vault.uri, identities["fleet"].client_id)
             self.fleets[role] = Fleet(f"{name}-fleet-{role}", FleetArgs(
                 scale_set_name=naming.scoped("vmss", args.environment, spec.name, region), resource_group_name=rg,
-                location=region, vm_size=spec.fleet.vm_size, minimum=minimum, maximum=maximum,
+                location=region, vm_size=spec.fleet.vm_size,
+                accelerated_networking=checks.accelerated_networking(spec.fleet), minimum=minimum, maximum=maximum,
                 subnet_id=self.subnet_ids[role]["app"], backend_pool_id=gateway.backend_pool_id,
-                identity_id=identities["fleet"].id, custom_data=boot, ssh_public_keys=args.settings.ssh_public_keys,
-                tags=self.tags, extra_extensions=[agent_extension(identities["fleet"].id)]), opts=child)
-            self.gateways[role], self.releases[role] = gateway, release
+                identity_id=identities["fleet"].id, custom_data=cloud_init.custom_data(),
+                ssh_public_keys=args.settings.ssh_public_keys, tags=self.tags,
+                extra_extensions=[release_extension, agent_extension(identities["fleet"].id)]), opts=child)
+            self.gateways[role] = gateway
 
         self.gateway_ids = {role: g.id for role, g in self.gateways.items()}
         self.public_ip_ids = {role: g.public_ip_id for role, g in self.gateways.items()}
         self.gateway_fqdns = {role: g.fqdn for role, g in self.gateways.items()}
         self.scale_set_ids = {role: f.id for role, f in self.fleets.items()}
-        self.release_container_ids = {role: r.container_id for role, r in self.releases.items()}
 
         # Data tier: the database (with its cross-region replica), backups and images.
         suffix = naming.suffix(args.environment, spec.name)
@@ -247,7 +241,6 @@ class Cell(pulumi.ComponentResource):
         if self.postgres.replica is not None:
             pg_ids["secondary"] = self.postgres.replica.id
         storage_ids: dict[str, pulumi.Input[str]] = {"backup": self.backup.account.id}
-        storage_ids.update({f"release-{role}": r.account.id for role, r in self.releases.items()})
         self.observability = CellObservability(f"{name}-obs", CellObservabilityArgs(
             cell=spec, alerts=args.alerts,
             resource_group_name=self.resource_group_names["primary"],

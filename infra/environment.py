@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from infra.errors import SlotstackError
+from infra.provider import checks
 from infra.residency import RESIDENCIES, describe_region
 from infra.schema import (
     Problems,
@@ -62,6 +63,8 @@ class Fleet:
     min: int
     max: int
     standby: int
+    accelerated_networking: bool | None = None
+    """As asked in the file; None: on wherever the size supports it (infra.provider.checks)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class Images:
 
     strict_residency: bool
     domain: str | None
+    dns_zone: str | None = None
+    """The Route 53 public hosted zone that holds `domain`: pulumi up writes its ACM validation and alias records."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +177,8 @@ class Monitor:
     instance_type: str
     quorum: int
     status_domain: str | None
+    status_dns_zone: str | None = None
+    """The Route 53 public hosted zone that holds `status_domain` (ACM validation and alias records)."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +191,8 @@ class Environment:
     oncall: OnCall
     alerts: Alerts
     monitor: Monitor
+    warnings: tuple[str, ...] = ()
+    """What must be requested before `pulumi up` works (access-restricted regions), one line each."""
 
     @property
     def is_prod(self) -> bool:
@@ -205,14 +214,18 @@ ALERT_LIMITS: dict[str, tuple[float, float, float]] = {
 
 def _fleet(problems: Problems, path: str, raw: Any) -> Fleet:
     data = as_mapping(problems, path, raw if raw is not None else {}) or {}
-    check_keys(problems, path, data, ("vm_size", "min", "max", "standby"))
+    check_keys(problems, path, data, ("vm_size", "min", "max", "standby", "accelerated_networking"))
     fleet = Fleet(
         vm_size=read_str(problems, path, data, "vm_size", default="Standard_D2s_v5",
                          pattern=r"Standard_[A-Za-z0-9_]+", what="an Azure VM size like Standard_D2s_v5"),
         min=read_int(problems, path, data, "min", default=2, low=1, high=100),
         max=read_int(problems, path, data, "max", default=10, low=1, high=100),
         standby=read_int(problems, path, data, "standby", default=0, low=0, high=100),
+        accelerated_networking=(read_bool(problems, path, data, "accelerated_networking", default=False)
+                                if "accelerated_networking" in data else None),
     )
+    if fleet.vm_size:
+        checks.check_fleet(problems, path, fleet)
     if fleet.min > fleet.max:
         problems.add(join(path, "min"), f"{fleet.min} is greater than fleet.max {fleet.max}; min must be <= max")
     if fleet.standby > fleet.max:
@@ -299,14 +312,17 @@ def _cell(problems: Problems, name: str, raw: Any, index: int) -> Cell | None:
         problems.add(join(path, "active_region"),
                      "'secondary' needs database.replica: true (there is no replica to promote)")
     images_raw = as_mapping(problems, join(path, "images"), data.get("images") or {}) or {}
-    check_keys(problems, join(path, "images"), images_raw, ("strict_residency", "domain"))
+    check_keys(problems, join(path, "images"), images_raw, ("strict_residency", "domain", "dns_zone"))
     domain = read_str(problems, join(path, "images"), images_raw, "domain", pattern=HOSTNAME,
                       what="a lowercase DNS name like images.eu.book.example.com")
+    images_zone = read_str(problems, join(path, "images"), images_raw, "dns_zone", pattern=HOSTNAME,
+                           what="a Route 53 hosted zone name like book.example.com")
+    _check_zone(problems, join(path, "images"), "domain", domain, "dns_zone", images_zone)
     logs_raw = as_mapping(problems, join(path, "logs"), data.get("logs") or {}) or {}
     check_keys(problems, join(path, "logs"), logs_raw, ("retention_days", "daily_cap_gb"))
     local_raw = as_mapping(problems, join(path, "local"), data.get("local") or {}) or {}
     check_keys(problems, join(path, "local"), local_raw, ("port", "replication"))
-    return Cell(
+    cell = Cell(
         name=name,
         residency=residency,
         primary_region=primary,
@@ -320,6 +336,7 @@ def _cell(problems: Problems, name: str, raw: Any, index: int) -> Cell | None:
         images=Images(
             strict_residency=read_bool(problems, join(path, "images"), images_raw, "strict_residency", default=False),
             domain=domain or None,
+            dns_zone=images_zone or None,
         ),
         logs=Logs(
             retention_days=read_int(problems, join(path, "logs"), logs_raw, "retention_days",
@@ -333,6 +350,22 @@ def _cell(problems: Problems, name: str, raw: Any, index: int) -> Cell | None:
                                  choices=("synchronous", "asynchronous")),
         ),
     )
+    checks.check_regions(problems, path, cell)
+    return cell
+
+
+def _check_zone(problems: Problems, path: str, domain_key: str, domain: str, zone_key: str, zone: str) -> None:
+    """A custom CloudFront domain needs its Route 53 zone: ACM validates it by a DNS record there, and a
+    distribution with an alias needs that validated certificate (pulumi up would wait ~75 minutes and fail)."""
+    if domain and not zone:
+        problems.add(join(path, zone_key),
+                     f"is required with {domain_key} {domain!r}: name the Route 53 hosted zone that holds it (e.g. "
+                     f"{domain.split('.', 1)[1]!r}) so that pulumi up writes the ACM validation and alias records, "
+                     f"or remove {domain_key} (CloudFront's own *.cloudfront.net name is used)")
+    elif zone and not domain:
+        problems.add(join(path, zone_key), f"{zone!r} is set without {domain_key}; set both or neither")
+    elif domain and zone and not (domain == zone or domain.endswith("." + zone)):
+        problems.add(join(path, zone_key), f"{zone!r} does not hold {domain_key} {domain!r}; name its parent zone")
 
 
 def _cells(problems: Problems, raw: Any) -> dict[str, Cell]:
@@ -445,7 +478,8 @@ AWS_CONTINENTS = {"us": "North America", "ca": "North America", "eu": "Europe", 
 def _monitor(problems: Problems, raw: Any) -> Monitor:
     path = "monitor"
     data = as_mapping(problems, path, raw if raw is not None else {}) or {}
-    check_keys(problems, path, data, ("core_region", "agent_regions", "instance_type", "quorum", "status_domain"))
+    check_keys(problems, path, data, ("core_region", "agent_regions", "instance_type", "quorum", "status_domain",
+                                      "status_dns_zone"))
     aws_region = r"[a-z]{2}(-gov)?-[a-z]+-[0-9]"
     core = read_str(problems, path, data, "core_region", default="us-east-2", pattern=aws_region,
                     what="an AWS region like us-east-2")
@@ -469,6 +503,9 @@ def _monitor(problems: Problems, raw: Any) -> Monitor:
     quorum = read_int(problems, path, data, "quorum", default=2, low=1, high=max(1, len(sites)))
     domain = read_str(problems, path, data, "status_domain", pattern=HOSTNAME,
                       what="a lowercase DNS name like status.book.example.com")
+    status_zone = read_str(problems, path, data, "status_dns_zone", pattern=HOSTNAME,
+                           what="a Route 53 hosted zone name like book.example.com")
+    _check_zone(problems, path, "status_domain", domain, "status_dns_zone", status_zone)
     return Monitor(
         core_region=core,
         agent_regions=tuple(agents),
@@ -476,6 +513,7 @@ def _monitor(problems: Problems, raw: Any) -> Monitor:
                                pattern=r"[a-z][a-z0-9]*\.[a-z0-9]+", what="an EC2 instance type like t4g.small"),
         quorum=quorum,
         status_domain=domain or None,
+        status_dns_zone=status_zone or None,
     )
 
 
@@ -499,7 +537,10 @@ def from_config(name: str, config: Mapping[str, Any], source: str) -> Environmen
     monitor = _monitor(problems, slot.get("monitor"))
     if problems:
         raise InvalidEnvironment(problems.lines())
-    return Environment(name=name, source=source, cells=cells, oncall=oncall, alerts=alerts, monitor=monitor)
+    warned = tuple(f"{source}: {line}" for cell in cells.values()
+                   for line in checks.warnings(join("cells", cell.name), cell))
+    return Environment(name=name, source=source, cells=cells, oncall=oncall, alerts=alerts, monitor=monitor,
+                       warnings=warned)
 
 
 def path_of(name: str, directory: Path | None = None) -> Path:

@@ -132,6 +132,13 @@ class RecordingMocks(Mocks):
                 outputs.setdefault("publicDns", f"ec2-{ip.replace('.', '-')}.compute.amazonaws.com")
             if typ == "aws:cloudfront/distribution:Distribution":
                 outputs.setdefault("domainName", f"{name}.cloudfront.net")
+            if typ == "aws:acm/certificate:Certificate":
+                domain = args.inputs.get("domainName", name)
+                outputs.setdefault("domainValidationOptions", [{
+                    "domainName": domain, "resourceRecordName": f"_0123456789abcdef.{domain}.",
+                    "resourceRecordType": "CNAME", "resourceRecordValue": "_fedcba9876543210.acm-validations.aws."}])
+            if typ == "aws:route53/record:Record":
+                outputs.setdefault("fqdn", str(args.inputs.get("name", name)).rstrip("."))
         elif typ == "random:index/randomPassword:RandomPassword":
             resource_id = f"{name}-id"
             outputs["result"] = "mock-password-not-a-secret-0123456789"
@@ -154,6 +161,10 @@ class RecordingMocks(Mocks):
                     "tenantId": TENANT}, []
         if function == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/mock", "userId": "mock"}, []
+        if function == "aws:route53/getZone:getZone":
+            zone = str(args.args.get("name", ""))
+            return {"id": "Z0MOCKZONE", "zoneId": "Z0MOCKZONE", "name": zone, "privateZone": False,
+                    "nameServers": [], "arn": "arn:aws:route53:::hostedzone/Z0MOCKZONE"}, []
         if function == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
             return {"id": "pl-3b927c52", "name": args.args.get("name", ""), "entries": [], "addressFamily": "IPv4",
                     "arn": f"arn:aws:ec2:us-east-1:{ACCOUNT}:prefix-list/pl-3b927c52", "maxEntries": 60,

@@ -1,4 +1,4 @@
-"""The slotstack policy pack: every rule module adapted to pulumi-policy, all mandatory."""
+"""The slotstack policy pack: every rule module adapted to pulumi-policy, all mandatory but the reminders."""
 
 from __future__ import annotations
 
@@ -23,8 +23,10 @@ from policy.rules import (
     keyvault,
     postgres_backup,
     postgres_tls,
+    provider_rules,
     public_access,
     residency,
+    restricted_regions,
     s3_public_access,
     tls,
     vm_auth,
@@ -34,7 +36,9 @@ from policy.rules.common import Resource
 
 PACK_NAME = "slotstack"
 RESOURCE_RULES: tuple[ModuleType, ...] = (waf, tls, public_access, postgres_backup, ha, keyvault, vm_auth,
-                                          encryption_at_host)
+                                          encryption_at_host, provider_rules)
+# Reminders, not refusals: an approved subscription deploys in a restricted region fine.
+ADVISORY_RULES: tuple[ModuleType, ...] = (restricted_regions,)
 STACK_RULES: tuple[ModuleType, ...] = (residency, postgres_tls, s3_public_access)
 
 
@@ -63,7 +67,7 @@ def _region(props: Mapping[str, Any]) -> str | None:
 
 
 def policies() -> list[Policy]:
-    """Every policy of the pack, one per rule module, each mandatory."""
+    """Every policy of the pack, one per rule module; mandatory except the advisory reminders."""
     made: list[Policy] = [ResourceValidationPolicy(name=rule.NAME, description=rule.DESCRIPTION,
                                                    validate=_resource_validator(rule.check),
                                                    enforcement_level=EnforcementLevel.MANDATORY)
@@ -72,6 +76,10 @@ def policies() -> list[Policy]:
                                    validate=_stack_validator(rule.check_stack),
                                    enforcement_level=EnforcementLevel.MANDATORY)
              for rule in STACK_RULES]
+    made += [ResourceValidationPolicy(name=rule.NAME, description=rule.DESCRIPTION,
+                                      validate=_resource_validator(rule.check),
+                                      enforcement_level=EnforcementLevel.ADVISORY)
+             for rule in ADVISORY_RULES]
     return made
 
 

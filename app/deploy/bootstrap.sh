@@ -1,10 +1,10 @@
 #!/bin/sh
 # Install the booking service on a VM: what cloud-init runs.
 #
-#   bootstrap.sh --wheel-url URL --sha256 HEX [--env KEY=VALUE ...] [--prefix DIR] [--unit-file PATH]
-#                [--python PYTHON] [--pip-args "ARGS"] [--no-systemd]
+#   bootstrap.sh (--wheel-url URL | --wheel-file PATH) --sha256 HEX [--env KEY=VALUE ...] [--prefix DIR]
+#                [--unit-file PATH] [--python PYTHON] [--pip-args "ARGS"] [--no-systemd]
 #
-# Downloads the wheel, refuses it unless its sha256 matches, installs it into a fresh virtualenv under
+# Downloads the wheel (or takes the local file the release extension delivered), refuses it unless its sha256 matches, installs it into a fresh virtualenv under
 # PREFIX/opt/booking/releases/<sha256>, switches PREFIX/opt/booking/current to it atomically, writes
 # PREFIX/etc/booking/booking.env (mode 0640) and the systemd unit, then enables and (re)starts the service.
 # Any failure before the switch leaves the previous release running untouched.
@@ -14,7 +14,7 @@ set -eu
 
 die() { echo "bootstrap: $*" >&2; exit "${EXIT:-1}"; }
 
-WHEEL_URL=""; SHA256=""; PREFIX=""; UNIT_FILE=""; PYTHON="python3"; PIP_ARGS=""; SYSTEMD=1
+WHEEL_URL=""; WHEEL_FILE=""; SHA256=""; PREFIX=""; UNIT_FILE=""; PYTHON="python3"; PIP_ARGS=""; SYSTEMD=1
 SYSTEMCTL="${SYSTEMCTL:-systemctl}"
 ENV_LINES=""
 NL='
@@ -22,6 +22,7 @@ NL='
 while [ $# -gt 0 ]; do
   case "$1" in
     --wheel-url) WHEEL_URL="$2"; shift 2 ;;
+    --wheel-file) WHEEL_FILE="$2"; shift 2 ;;
     --sha256) SHA256="$2"; shift 2 ;;
     --prefix) PREFIX="${2%/}"; shift 2 ;;
     --unit-file) UNIT_FILE="$2"; shift 2 ;;
@@ -39,13 +40,18 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-[ -n "$WHEEL_URL" ] || EXIT=2 die "--wheel-url is required (URL of booking-<version>-py3-none-any.whl)"
+[ -n "$WHEEL_URL$WHEEL_FILE" ] || EXIT=2 die "--wheel-url or --wheel-file is required (booking-<version>-py3-none-any.whl)"
 echo "$SHA256" | grep -Eq '^[0-9a-f]{64}$' || EXIT=2 die "--sha256 '$SHA256' must be 64 lower-case hex digits"
-case "$WHEEL_URL" in
-  http://*|https://*) ;;
-  *) EXIT=2 die "--wheel-url '$WHEEL_URL' must be an http(s) URL" ;;
-esac
-WHEEL_NAME="${WHEEL_URL##*/}"; WHEEL_NAME="${WHEEL_NAME%%\?*}"
+if [ -n "$WHEEL_FILE" ]; then
+  [ -r "$WHEEL_FILE" ] || EXIT=2 die "--wheel-file '$WHEEL_FILE' is not a readable file"
+  WHEEL_NAME="${WHEEL_FILE##*/}"
+else
+  case "$WHEEL_URL" in
+    http://*|https://*) ;;
+    *) EXIT=2 die "--wheel-url '$WHEEL_URL' must be an http(s) URL" ;;
+  esac
+  WHEEL_NAME="${WHEEL_URL##*/}"; WHEEL_NAME="${WHEEL_NAME%%\?*}"
+fi
 case "$WHEEL_NAME" in
   booking-*.whl) ;;
   *) EXIT=2 die "--wheel-url must end in booking-<version>-...whl, got '$WHEEL_NAME'" ;;
@@ -59,9 +65,13 @@ UNIT_DIR="$PREFIX/etc/systemd/system"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT INT TERM
 
-echo "bootstrap: downloading $WHEEL_URL"
-curl -fsSL --retry 3 --connect-timeout 10 --max-time 300 -o "$WORK/$WHEEL_NAME" "$WHEEL_URL" \
-  || die "download of $WHEEL_URL failed; check the URL and the VM's access to the release container"
+if [ -n "$WHEEL_FILE" ]; then
+  cp "$WHEEL_FILE" "$WORK/$WHEEL_NAME"
+else
+  echo "bootstrap: downloading $WHEEL_URL"
+  curl -fsSL --retry 3 --connect-timeout 10 --max-time 300 -o "$WORK/$WHEEL_NAME" "$WHEEL_URL" \
+    || die "download of $WHEEL_URL failed; check the URL and the VM's access to the release container"
+fi
 ACTUAL="$(sha256sum "$WORK/$WHEEL_NAME" | cut -d' ' -f1)"
 if [ "$ACTUAL" != "$SHA256" ]; then
   EXIT=3 die "sha256 mismatch for $WHEEL_NAME: expected $SHA256, got $ACTUAL; refusing to install"

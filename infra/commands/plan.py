@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from infra import environment, mocks, program
+from infra import checklist, environment, mocks, program
 from infra.compute import settings as deploy_settings
 from infra.observability.describe import describe_alerts, describe_failover, format_alerts
 
@@ -107,7 +107,8 @@ def document(env: environment.Environment, plan: mocks.Plan) -> dict[str, Any]:
         entry["count"] = len(entry["resources"])
     return {"environment": env.name, "source": env.source, "cells": cells, "shared": shared,
             "total": sum(entry["count"] for entry in cells.values()) + shared["count"],
-            "alerts": describe_alerts(env), "failover": describe_failover(env)}
+            "alerts": describe_alerts(env), "failover": describe_failover(env),
+            "attention": checklist.attention(env)}
 
 
 def render(doc: dict[str, Any]) -> str:
@@ -127,6 +128,8 @@ def render(doc: dict[str, Any]) -> str:
     lines.append("")
     lines.append("alerts (Sev0/1 page by SMS and email, Sev2-4 email only):")
     lines.append(format_alerts(doc["alerts"]))
+    lines.append("")
+    lines.extend(checklist.render(doc["attention"]))
     lines.append("")
     lines.append(f"{doc['environment']}: {doc['total']} resources in {len(doc['cells'])} cell(s); nothing was changed "
                  "(planned with the mock engine)")

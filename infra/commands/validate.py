@@ -12,7 +12,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "validate",
         help="check environment files (all committed ones when none is named)",
-        description="Validate environments/Pulumi.<env>.yaml files and list every problem at once.",
+        description="Validate environments/Pulumi.<env>.yaml files and list every problem at once; warn about "
+                    "what the subscription must request first (access-restricted regions).",
     )
     parser.add_argument("envs", nargs="*", metavar="ENV",
                         help="environment name (dev, staging, prod, local) or a path to a Pulumi.<env>.yaml")
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
             for line in exc.problems:
                 print(line)
             continue
+        for line in env.warnings:
+            print(f"warning: {line}")
         cells = ", ".join(f"{c.name} ({c.primary_region}/{c.secondary_region}, {c.aws_region})"
                           for c in env.cells.values())
         print(f"{env.source}: ok: {len(env.cells)} cell(s): {cells}")

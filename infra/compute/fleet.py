@@ -10,9 +10,9 @@ from pulumi_azure_native import compute
 from infra.compute.autoscale import cpu_autoscale
 from infra.network.addressing import APP_PORT
 from infra.network.gateway import HEALTH_PATH
+from infra.provider import regions
 
 ADMIN_USER = "slotadmin"
-ZONES = ["1", "2", "3"]
 UBUNTU: compute.ImageReferenceArgsDict = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server",
                                           "version": "latest"}
 
@@ -29,6 +29,8 @@ class FleetArgs:
     """Azure region."""
     vm_size: str
     """VM size from the environment."""
+    accelerated_networking: bool
+    """Whether the size supports (and the environment wants) accelerated networking (infra.provider.checks)."""
     minimum: int
     """Autoscale floor (and initial capacity)."""
     maximum: int
@@ -45,20 +47,22 @@ class FleetArgs:
     """Admin public keys; password authentication is disabled."""
     tags: dict[str, str]
     """Tags of the scale set and its autoscale setting."""
-    extra_extensions: list[compute.VirtualMachineScaleSetExtensionArgsDict] = field(default_factory=list)
-    """More VM extensions managed inline with the scale set (e.g. the Azure Monitor Agent); inline, because a
-    separately declared extension would be removed by the next update of the scale set."""
-    """Cell tags."""
+    extra_extensions: list[pulumi.Input[compute.VirtualMachineScaleSetExtensionArgsDict]] = field(default_factory=list)
+    """More VM extensions managed inline with the scale set (the release, the Azure Monitor Agent); inline,
+    because a separately declared extension would be removed by the next update of the scale set."""
 
 
 class Fleet(pulumi.ComponentResource):
-    """Flexible orchestration over zones 1-3, Ubuntu 24.04, trusted launch, encryption at host, rolling upgrades.
+    """Flexible orchestration (zones 1-3 where the region has zones), Ubuntu 24.04, trusted launch, encryption at
+    host, rolling upgrades and automatic OS image upgrades.
 
     Attributes: `scale_set`, `id`, `autoscale`.
     """
 
     def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("slotstack:compute:Fleet", name, None, opts)
+        # Zones only where the region has them: Azure refuses a zonal scale set in a zoneless region.
+        zones = regions.zones_of(args.location)
         self.scale_set = compute.VirtualMachineScaleSet(
             f"{name}-vmss",
             vm_scale_set_name=args.scale_set_name,
@@ -67,18 +71,25 @@ class Fleet(pulumi.ComponentResource):
             orchestration_mode="Flexible",
             platform_fault_domain_count=1,
             single_placement_group=False,
-            zones=ZONES,
-            zone_balance=True,
+            zones=zones or None,
+            zone_balance=True if zones else None,
             sku={"name": args.vm_size, "tier": "Standard", "capacity": args.minimum},
             identity={"type": compute.ResourceIdentityType.USER_ASSIGNED,
                       "user_assigned_identities": [args.identity_id]},
             upgrade_policy={
-                # A new wheel (new custom data) rolls through the fleet batch by batch, gated on health.
+                # A new release (the release extension's settings) rolls through the fleet batch by batch,
+                # gated on the health extension.
                 "mode": compute.UpgradeMode.ROLLING,
+                # Security patches: a new Ubuntu image version replaces instances through the same
+                # health-gated rolling batches (needs image version "latest" and the health extension).
+                # https://learn.microsoft.com/en-us/azure/virtual-machine-scale-sets/virtual-machine-scale-sets-automatic-upgrade
+                "automatic_os_upgrade_policy": {"enable_automatic_os_upgrade": True,
+                                                "use_rolling_upgrade_policy": True,
+                                                "disable_automatic_rollback": False},
                 "rolling_upgrade_policy": {
                     "max_batch_instance_percent": 20, "max_unhealthy_instance_percent": 20,
                     "max_unhealthy_upgraded_instance_percent": 20, "pause_time_between_batches": "PT30S",
-                    "prioritize_unhealthy_instances": True, "enable_cross_zone_upgrade": True,
+                    "prioritize_unhealthy_instances": True, "enable_cross_zone_upgrade": bool(zones),
                 },
             },
             automatic_repairs_policy={"enabled": True, "grace_period": "PT10M", "repair_action": "Replace"},
@@ -108,7 +119,7 @@ class Fleet(pulumi.ComponentResource):
                 "network_profile": {
                     "network_api_version": "2022-11-01",
                     "network_interface_configurations": [{
-                        "name": "nic", "primary": True, "enable_accelerated_networking": True,
+                        "name": "nic", "primary": True, "enable_accelerated_networking": args.accelerated_networking,
                         "delete_option": "Delete",
                         # No public_ip_address_configuration: instances are reachable only through the gateway.
                         "ip_configurations": [{

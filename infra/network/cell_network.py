@@ -9,6 +9,7 @@ from pulumi_azure_native import network, privatedns
 
 from infra.network.addressing import ROLES, region_plan
 from infra.network.vnet import RegionalNetwork, RegionalNetworkArgs
+from infra.provider import regions
 
 # Private DNS zones the cell's private endpoints and servers register in. Key Vault and blob must use
 # Azure's privatelink zones; a Flexible Server zone only has to end in postgres.database.azure.com.
@@ -131,7 +132,8 @@ class CellNetwork(pulumi.ComponentResource):
         ip = network.PublicIPAddress(
             f"{name}-pip-bastion", resource_group_name=args.resource_group_names["primary"],
             location=args.regions["primary"], sku={"name": "Standard", "tier": "Regional"},
-            public_ip_allocation_method="Static", zones=["1", "2", "3"], tags=args.tags, opts=child)
+            public_ip_allocation_method="Static", zones=regions.zones_of(args.regions["primary"]) or None,
+            tags=args.tags, opts=child)
         return network.BastionHost(
             f"{name}-bastion", resource_group_name=args.resource_group_names["primary"],
             location=args.regions["primary"], sku={"name": "Standard"}, enable_tunneling=True,

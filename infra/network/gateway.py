@@ -13,11 +13,11 @@ import pulumi
 from pulumi_azure_native import network
 
 from infra.network.addressing import APP_PORT
+from infra.provider import regions
 
 SSL_POLICY = "AppGwSslPolicy20220101S"
 HEALTH_PATH = "/healthz"
 POOL = "pool-fleet"
-ZONES = ["1", "2", "3"]
 
 
 @dataclass
@@ -67,13 +67,15 @@ class Gateway(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("slotstack:network:Gateway", name, None, opts)
+        # Zone-redundant where the region has zones; Azure refuses zones in a zoneless region.
+        zones = regions.zones_of(args.location) or None
         self.public_ip = network.PublicIPAddress(
             f"{name}-pip",
             resource_group_name=args.resource_group_name,
             location=args.location,
             sku={"name": "Standard", "tier": "Regional"},
             public_ip_allocation_method="Static",
-            zones=ZONES,
+            zones=zones,
             dns_settings={"domain_name_label": args.dns_label},
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),
@@ -90,7 +92,7 @@ class Gateway(pulumi.ComponentResource):
             location=args.location,
             sku={"name": "WAF_v2", "tier": "WAF_v2"},
             autoscale_configuration={"min_capacity": args.min_capacity, "max_capacity": args.max_capacity},
-            zones=ZONES,
+            zones=zones,
             enable_http2=True,
             identity={"type": network.ResourceIdentityType.USER_ASSIGNED,
                       "user_assigned_identities": [args.identity_id]},

@@ -54,9 +54,12 @@ def app_rules(plan: RegionPlan, bastion_prefix: str | None) -> list[network.Secu
 
 
 def database_rules(plan: RegionPlan, peer: RegionPlan) -> list[network.SecurityRuleArgsDict]:
-    """PostgreSQL: 5432 from the app subnet; replication from the peer region's database subnet."""
+    """PostgreSQL: 5432 from both regions' app subnets; replication from the peer region's database subnet."""
     return [
         _allow("AllowPostgresFromApp", 100, plan.prefix("app"), str(POSTGRES_PORT)),
+        # Every VM migrates against the writer at start and serves from it: the standby fleet in the
+        # other region (and, after a failover, the fleet of the old primary) reaches it over the peering.
+        _allow("AllowPostgresFromPeerApp", 105, peer.prefix("app"), str(POSTGRES_PORT)),
         # The cross-region read replica streams from the primary server over the peering.
         _allow("AllowReplicationFromPeer", 110, peer.prefix("database"), str(POSTGRES_PORT)),
         _deny_all(),

@@ -23,6 +23,7 @@ from pulumi import Input, Output, ResourceOptions
 
 from infra.environment import Cell
 from infra.residency import RESIDENCIES
+from infra.storage.cdn_domain import CdnDomain, cdn_domain
 
 # `pulumi_aws.s3` warns on import about its own deprecated *V2 aliases, which this module does not
 # use; importing it here, once and narrowly filtered, keeps that noise out of every caller (and
@@ -181,23 +182,14 @@ class Images(pulumi.ComponentResource):
             signing_behavior="always", signing_protocol="sigv4", opts=on)
         certificate: dict[str, Any] = {"cloudfront_default_certificate": True}
         aliases: list[str] = []
-        if cell.images.domain:
-            # CloudFront only takes certificates from us-east-1, whatever the cell's region.
-            global_provider = aws.Provider(f"{name}-aws-us-east-1", region="us-east-1",
-                                           default_tags=aws.ProviderDefaultTagsArgs(tags=args.tags),
-                                           opts=ResourceOptions(parent=self))
-            at_global = ResourceOptions(parent=self, provider=global_provider)
-            cert = aws.acm.Certificate(f"{name}-certificate", domain_name=cell.images.domain,
-                                       validation_method="DNS", key_algorithm="EC_prime256v1",
-                                       tags=args.tags, opts=at_global)
-            # Waits until the DNS validation records (a stack output) are in place.
-            validated = aws.acm.CertificateValidation(f"{name}-certificate-validation",
-                                                      certificate_arn=cert.arn, opts=at_global)
-            certificate = {"acm_certificate_arn": validated.certificate_arn, "ssl_support_method": "sni-only",
-                           "minimum_protocol_version": MIN_TLS}
+        custom: CdnDomain | None = None
+        if cell.images.domain and cell.images.dns_zone:
+            custom = cdn_domain(name, domain=cell.images.domain, zone=cell.images.dns_zone, tags=args.tags,
+                                parent=self)
+            certificate = custom.viewer_certificate()
             aliases = [cell.images.domain]
         origin = "images-bucket"
-        return aws.cloudfront.Distribution(
+        distribution = aws.cloudfront.Distribution(
             f"{name}-cdn", enabled=True, is_ipv6_enabled=True, http_version="http2and3",
             comment=f"slotstack {cell.name} images", aliases=aliases, tags=args.tags,
             price_class=RESIDENCIES[cell.residency].cloudfront_price_class,
@@ -210,3 +202,6 @@ class Images(pulumi.ComponentResource):
                 "compress": True},
             restrictions={"geo_restriction": {"restriction_type": "none"}},
             viewer_certificate=certificate, opts=on)
+        if custom is not None:
+            custom.alias(f"{name}-domain", distribution, parent=self)
+        return distribution

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pulumi
 from pulumi_azure_native import keyvault, network
 
 from infra.network.private_endpoint import private_endpoint
+from infra.storage import placeholder_cert
+from infra.storage.placeholder_cert import placeholder_pfx
 
 SOFT_DELETE_DAYS = 90
 KEK_NAME = "envelope-kek"
@@ -62,9 +64,12 @@ class KeyVaultArgs:
     dns_zone_id: pulumi.Input[str]
     """The primary region's privatelink.vaultcore.azure.net zone (linked to the primary VNet only)."""
     certificate_name: str
-    """Name of the gateway's TLS certificate, imported into the vault by the operator (docs/deploy.md)."""
+    """Name of the secret holding the gateway's TLS certificate (a placeholder until the operator replaces it)."""
     tags: dict[str, str]
     """Cell tags."""
+    certificate_hostname: str | None = None
+    """The cell's public host name: a placeholder certificate for it is written when the vault is new (None:
+    the vault serves no gateway, no placeholder)."""
     regional_endpoints: Mapping[str, VaultEndpoint] = field(default_factory=dict)
     """Further private endpoints by region role (the cell's secondary region), each in its region's zone."""
 
@@ -127,6 +132,19 @@ class KeyVault(pulumi.ComponentResource):
             opts=child,
         )
         self.kek_uri: pulumi.Output[str] = pulumi.Output.concat(self.uri, "keys/", KEK_NAME)
+        # Written once, when the vault is new; never again, so a real certificate put in its place (a new
+        # version of the same secret, docs/deploy.md) is not overwritten by the next `pulumi up`.
+        self.certificate: keyvault.Secret | None = None if args.certificate_hostname is None else keyvault.Secret(
+            f"{name}-certificate",
+            secret_name=args.certificate_name,
+            vault_name=self.vault.name,
+            resource_group_name=args.resource_group_name,
+            properties={"value": pulumi.Output.secret(
+                placeholder_pfx(args.certificate_hostname, datetime.now(UTC))),
+                "content_type": placeholder_cert.CONTENT_TYPE},
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["properties"]),
+        )
         self.certificate_secret_id: pulumi.Output[str] = pulumi.Output.concat(
             self.uri, "secrets/", args.certificate_name)
         self.register_outputs({"id": self.id, "uri": self.uri, "kek_uri": self.kek_uri,

@@ -30,6 +30,7 @@ from pulumi import Input, Output, ResourceOptions
 from pulumi_azure_native import dbforpostgresql, keyvault
 
 from infra.environment import Cell
+from infra.provider import regions
 
 # Server parameters every server of ours carries (primary and replica): TLS only, and the
 # connection logging an incident review needs.
@@ -146,7 +147,8 @@ class PostgresServer(pulumi.ComponentResource):
             location=cell.primary_region, version=db.version, tags=args.tags,
             sku=dbforpostgresql.SkuArgs(name=db.sku, tier=db.tier),
             storage=dbforpostgresql.StorageArgs(storage_size_gb=db.storage_gb, auto_grow="Enabled"),
-            availability_zone="1", high_availability=ha,
+            # Pinned to a zone only where the region has zones (validation keeps primaries zoned).
+            availability_zone="1" if regions.has_zones(cell.primary_region) else None, high_availability=ha,
             backup=dbforpostgresql.BackupArgs(
                 backup_retention_days=db.backup_retention_days,
                 geo_redundant_backup="Enabled" if db.geo_redundant_backup else "Disabled"),

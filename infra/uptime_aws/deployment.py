@@ -12,6 +12,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra.environment import Environment
+from infra.storage.cdn_domain import cdn_domain
 from infra.uptime_aws import cloud_init, config
 from infra.uptime_aws.site import SERVICE_PORT, MonitorSite, MonitorSiteArgs, wheel_digest
 
@@ -74,7 +75,8 @@ class UptimeDeployment(pulumi.ComponentResource):
                 f"{name}-{role}-{region}",
                 MonitorSiteArgs(region=region, index=index, wheel_path=args.wheel_path, wheel_sha256=digest,
                                 tags=args.tags,
-                                ssm_prefix=prefix, instance_type=env.monitor.instance_type,
+                                ssm_prefix=prefix, config_parameter=config_parameter,
+                                instance_type=env.monitor.instance_type,
                                 extra_policy_statements=extra),
                 opts=child)
         core = self.sites[core_region]
@@ -107,6 +109,10 @@ class UptimeDeployment(pulumi.ComponentResource):
         oac = aws.cloudfront.OriginAccessControl(
             f"{name}-status-oac", origin_access_control_origin_type="s3", signing_behavior="always",
             signing_protocol="sigv4", description="status page bucket", opts=on_core)
+        # With a status domain: its own validated certificate (an alias on the default certificate is refused).
+        custom = (cdn_domain(f"{name}-status", domain=env.monitor.status_domain, zone=env.monitor.status_dns_zone,
+                             tags=args.tags, parent=self)
+                  if env.monitor.status_domain and env.monitor.status_dns_zone else None)
         self.distribution = aws.cloudfront.Distribution(
             f"{name}-status-cdn", enabled=True, is_ipv6_enabled=True, http_version="http2and3",
             default_root_object="index.html", price_class="PriceClass_100", comment="slotstack status page",
@@ -129,8 +135,11 @@ class UptimeDeployment(pulumi.ComponentResource):
                 "cached_methods": ["GET", "HEAD"], "cache_policy_id": CACHING_DISABLED,
                 "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST, "compress": False}],
             restrictions={"geo_restriction": {"restriction_type": "none"}},
-            viewer_certificate={"cloudfront_default_certificate": True, "minimum_protocol_version": "TLSv1.2_2021"},
+            viewer_certificate=(custom.viewer_certificate() if custom else
+                                {"cloudfront_default_certificate": True, "minimum_protocol_version": "TLSv1.2_2021"}),
             tags=args.tags, opts=on_core)
+        if custom is not None:
+            custom.alias(f"{name}-status-domain", self.distribution, parent=self)
         aws.s3.BucketPolicy(
             f"{name}-status-policy", bucket=status.id,
             policy=pulumi.Output.all(status.arn, self.distribution.arn).apply(lambda v: json.dumps({

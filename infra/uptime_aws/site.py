@@ -10,6 +10,8 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from infra.provider import permissions
+
 UBUNTU_ARM64 = "resolve:ssm:/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id"
 SERVICE_PORT = 8470
 
@@ -30,6 +32,8 @@ class MonitorSiteArgs:
     """Tags for every resource (also the provider's default tags)."""
     ssm_prefix: str
     """Parameter Store path whose SecureStrings become the service's environment."""
+    config_parameter: str
+    """The SecureString the instance reads its uptime.yaml from."""
     instance_type: str = "t4g.small"
     """EC2 instance type (arm64: the AMI is Ubuntu 24.04 arm64)."""
     extra_policy_statements: list[dict[str, object]] = field(default_factory=list)
@@ -109,11 +113,17 @@ class MonitorSite(pulumi.ComponentResource):
             assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
             opts=on)
-        aws.iam.RolePolicyAttachment(f"{name}-ssm-core", role=role.name,
-                                     policy_arn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", opts=on)
+        # Exactly what the instance reads (infra/provider/permissions.py): its config parameter and the
+        # parameters under its prefix, in its own region, plus Session Manager's channel. Not
+        # AmazonSSMManagedInstanceCore: that grants ssm:GetParameter(s) on every parameter of the account,
+        # so a prod monitor could read dev's and staging's secrets.
+        parameter = f"arn:aws:ssm:{args.region}:*:parameter"
+        path = args.ssm_prefix.rstrip("/")
         statements: list[dict[str, object]] = [
-            {"Effect": "Allow", "Action": ["ssm:GetParametersByPath", "ssm:GetParameters"],
-             "Resource": f"arn:aws:ssm:*:*:parameter{args.ssm_prefix}*"},
+            {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": f"{parameter}{args.config_parameter}"},
+            {"Effect": "Allow", "Action": "ssm:GetParametersByPath",
+             "Resource": [f"{parameter}{path}", f"{parameter}{path}/*"]},
+            {"Effect": "Allow", "Action": permissions.session_manager_actions(), "Resource": "*"},
             *args.extra_policy_statements,
         ]
         aws.iam.RolePolicy(f"{name}-access", role=role.id,

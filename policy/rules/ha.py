@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from infra.provider import regions
 from policy.rules.common import as_list, dig, environment_of
 
 NAME = "ha-in-prod"
 DESCRIPTION = ("In the prod environment PostgreSQL primaries use zone-redundant HA, and Application Gateways "
-               "and scale sets span at least two availability zones.")
+               "and scale sets span at least two availability zones where their region has zones.")
 PRODUCTION = "prod"
 
 
@@ -30,6 +31,9 @@ def check(type_: str, props: Mapping[str, Any]) -> list[str]:
                     "than availabilityZone"]
         return []
     if type_ in ("azure-native:network:ApplicationGateway", "azure-native:compute:VirtualMachineScaleSet"):
+        location = props.get("location")
+        if isinstance(location, str) and not regions.has_zones(location):
+            return []  # a zoneless region (a standby's) cannot spread over zones; provider-rules refuses any
         zones = as_list(props.get("zones"))
         if len(zones) < 2:
             return [f"zones is {zones!r}: a zone outage would take all instances; spread over zones 1, 2 and 3"]

@@ -1,33 +1,23 @@
-"""Contract test: the custom data the program renders really boots the service with app/deploy/bootstrap.sh.
+"""Contract test: the release extension the program renders really installs the service on a VM.
 
-The cloud-config is taken apart and run on this machine: its IMDS token script against a local fake of
-the instance metadata service, then the real bootstrap.sh (under a temp prefix, without systemd, pip
-offline) against a local fake of the release container. The fakes assert the exact requests Azure
-would get: the token request of the fleet's identity, and a wheel download carrying that token.
+The extension's script is decoded exactly as the Custom Script extension does (base64, gunzip) and run
+by /bin/sh on this machine with app/deploy/bootstrap.sh, under a temp prefix, without systemd and with
+pip offline: first on a new VM, then a second release on the same (running) VM, then a broken one,
+which must leave the running release in place.
 """
 
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
-import json
-import os
 import subprocess
 import sys
-import threading
 import zipfile
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-import pytest
-import yaml
+from infra.compute import cloud_init, release, settings
 
-from infra.compute import cloud_init, settings
-
-TOKEN = "eyJ0eXAiOiJKV1QifQ.fake-storage-token"
 CLIENT_ID = "client-us-id-fleet"
 
 
@@ -47,6 +37,7 @@ def installable_wheel(directory: Path, version: str = "9.9.9") -> Path:
     }
     record = "".join(f"{name},{_record(data)}\n" for name, data in files.items())
     record += f"booking-{version}.dist-info/RECORD,,\n"
+    directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"booking-{version}-py3-none-any.whl"
     with zipfile.ZipFile(path, "w") as archive:
         for name, data in files.items():
@@ -55,93 +46,30 @@ def installable_wheel(directory: Path, version: str = "9.9.9") -> Path:
     return path
 
 
-class FakeAzure:
-    """IMDS token endpoint and release container on 127.0.0.1, recording every request."""
-
-    def __init__(self, wheel: Path) -> None:
-        self.wheel = wheel
-        self.requests: list[dict[str, Any]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                url = urlsplit(self.path)
-                fake.requests.append({"path": url.path, "query": parse_qs(url.query), "headers": dict(self.headers)})
-                if url.path == "/metadata/identity/oauth2/token":
-                    body = json.dumps({"access_token": TOKEN, "token_type": "Bearer"}).encode()
-                elif url.path.endswith(fake.wheel.name) and self.headers.get("Authorization") == f"Bearer {TOKEN}":
-                    body = fake.wheel.read_bytes()
-                else:
-                    self.send_error(403, "no valid bearer token")
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeAzure:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture
-def fake_azure(tmp_path: Path) -> Iterator[FakeAzure]:
-    with FakeAzure(installable_wheel(tmp_path)) as fake:
-        yield fake
-
-
-def test_rendered_cloud_init_fetches_the_wheel_with_the_identity_token_and_installs_it(
-        tmp_path: Path, fake_azure: FakeAzure) -> None:
-    assert settings.BOOTSTRAP.is_file(), f"{settings.BOOTSTRAP} is the script the fleet runs; it must exist"
-    wheel = fake_azure.wheel
+def run_release(root: Path, wheel: Path) -> subprocess.CompletedProcess[str]:
+    """Render the release extension for `wheel` and run its script as the VM would, rooted at `root`."""
     sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    boot = cloud_init.Boot(
-        wheel_url=f"{fake_azure.url}/releases/booking/9.9.9/{sha}/{wheel.name}", sha256=sha, cell="eu",
-        cell_urls={"eu": "https://eu.book.example.com", "us": "https://us.book.example.com"},
-        key_vault_uri="https://kv-ss-prd-eu-000000.vault.azure.net/", client_id=CLIENT_ID)
-    document = yaml.safe_load(cloud_init.render(boot, settings.BOOTSTRAP))
+    boot = cloud_init.Boot(cell="eu", cell_urls={"eu": "https://eu.book.example.com",
+                                                 "us": "https://us.book.example.com"},
+                           key_vault_uri="https://kv-ss-prd-eu-000000.vault.azure.net/", client_id=CLIENT_ID)
+    extension = release.extension(settings.Wheel(path=wheel, version="9.9.9", sha256=sha), boot, settings.BOOTSTRAP)
+    script = gzip.decompress(base64.b64decode(extension["protected_settings"]["script"])).decode()
+    # The VM's absolute work directory, moved under the test's root.
+    script = script.replace(release.WORK, str(root / release.WORK.lstrip("/")))
+    path = root / "release.sh"
+    root.mkdir(parents=True, exist_ok=True)
+    path.write_text(script, encoding="utf-8")
+    args = ["--prefix", str(root), "--no-systemd", "--python", sys.executable, "--pip-args", "--no-index"]
+    return subprocess.run(["sh", str(path), *args], capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_release_installs_on_a_new_vm_and_a_second_release_replaces_it_on_the_running_vm(tmp_path: Path) -> None:
+    assert settings.BOOTSTRAP.is_file(), f"{settings.BOOTSTRAP} is the script the fleet runs; it must exist"
     root = tmp_path / "vm"
-
-    def on_vm(path: str) -> str:
-        return str(root / path.lstrip("/")) if path.startswith("/opt/") or path.startswith("/run/") else path
-
-    for item in document["write_files"]:
-        target = Path(on_vm(item["path"]))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(base64.b64decode(item["content"]))
-        target.chmod(int(item["permissions"], 8))
-    token_cmd, install_cmd, cleanup_cmd = document["runcmd"]
-    env = {**os.environ, "IMDS_ENDPOINT": fake_azure.url}
-    subprocess.run([on_vm(a) for a in token_cmd], env=env, check=True, timeout=60)
-
-    assert install_cmd[0] == "env"
-    assert install_cmd[1].startswith("CURL_HOME=")
-    env["CURL_HOME"] = on_vm(install_cmd[1].split("=", 1)[1])
-    command = [on_vm(a) for a in install_cmd[2:]]
-    command += ["--prefix", str(root), "--no-systemd", "--python", sys.executable, "--pip-args", "--no-index"]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    first = installable_wheel(tmp_path / "a", version="9.9.9")
+    result = run_release(root, first)
     assert result.returncode == 0, result.stderr
-    subprocess.run([on_vm(a) for a in cleanup_cmd], check=True, timeout=10)
-
-    imds, download = fake_azure.requests
-    assert imds["headers"].get("Metadata") == "true"
-    assert imds["query"]["resource"] == ["https://storage.azure.com/"]
-    assert imds["query"]["client_id"] == [CLIENT_ID], "the token must be the fleet identity's"
-    assert download["path"] == f"/releases/booking/9.9.9/{sha}/{wheel.name}"
-    assert download["headers"].get("Authorization") == f"Bearer {TOKEN}"
-    assert download["headers"].get("x-ms-version"), "blob storage needs x-ms-version with a bearer token"
+    sha = hashlib.sha256(first.read_bytes()).hexdigest()
     env_file = (root / "etc/booking/booking.env").read_text()
     assert "CELL=eu\n" in env_file
     assert "CELL_URLS=eu=https://eu.book.example.com,us=https://us.book.example.com\n" in env_file
@@ -149,5 +77,23 @@ def test_rendered_cloud_init_fetches_the_wheel_with_the_identity_token_and_insta
     assert f"AZURE_CLIENT_ID={CLIENT_ID}\n" in env_file
     assert (root / "opt/booking/current").resolve() == (root / "opt/booking/releases" / sha).resolve()
     assert (root / "opt/booking/current/bin/booking").exists(), "the wheel was not installed"
-    assert not (root / "run/slotstack/.curlrc").exists(), "the token must not outlive the install"
-    assert TOKEN not in env_file
+
+    second = installable_wheel(tmp_path / "b", version="9.9.10")
+    result = run_release(root, second)
+    assert result.returncode == 0, result.stderr
+    new_sha = hashlib.sha256(second.read_bytes()).hexdigest()
+    assert (root / "opt/booking/current").resolve() == (root / "opt/booking/releases" / new_sha).resolve()
+    assert (root / "opt/booking/releases" / sha).is_dir(), "the previous release stays for a quick rollback"
+
+
+def test_a_release_that_cannot_install_leaves_the_running_one(tmp_path: Path) -> None:
+    root = tmp_path / "vm"
+    good = installable_wheel(tmp_path / "a")
+    assert run_release(root, good).returncode == 0
+    broken = tmp_path / "b" / "booking-9.9.11-py3-none-any.whl"
+    broken.parent.mkdir()
+    broken.write_bytes(b"not a zip")
+    result = run_release(root, broken)
+    assert result.returncode != 0, "the extension reports failure, so the rolling upgrade stops"
+    sha = hashlib.sha256(good.read_bytes()).hexdigest()
+    assert (root / "opt/booking/current").resolve() == (root / "opt/booking/releases" / sha).resolve()

@@ -115,7 +115,7 @@ def test_app_nsg_admits_service_port_from_gateway_subnet_only(env_plan: Env) -> 
         _ends_with_deny_all(rules, f"{cell}/{region} app NSG")
 
 
-def test_database_nsg_admits_postgres_from_app_subnet_and_replication_only(
+def test_database_nsg_admits_postgres_from_both_app_subnets_and_replication_only(
         env_plan: Env) -> None:
     env, plan = env_plan
     vnets = _vnets(env, plan)
@@ -124,7 +124,9 @@ def test_database_nsg_admits_postgres_from_app_subnet_and_replication_only(
         peer_region = spec.secondary_region if region == spec.primary_region else spec.primary_region
         subnets, peer = _subnets_of(plan, vnet), _subnets_of(plan, vnets[(cell, peer_region)])
         rules = _nsg_of(plan, subnets["database"])
+        # The other region's fleet (standby, or serving after a failover) reaches the writer over the peering.
         assert _allows(rules) == {(subnets["app"].inputs["addressPrefix"], "5432"),
+                                  (peer["app"].inputs["addressPrefix"], "5432"),
                                   (peer["database"].inputs["addressPrefix"], "5432")}, f"{cell}/{region} database NSG"
         _ends_with_deny_all(rules, f"{cell}/{region} database NSG")
 

@@ -56,7 +56,12 @@ def test_every_data_bearing_resource_has_a_diagnostic_setting_to_the_cell_worksp
             f"missing {ids.data_bearing_ids() - set(by_target)}, extra {set(by_target) - ids.data_bearing_ids()}")
         for target, setting in by_target.items():
             assert setting["workspaceId"].endswith(f"/workspaces/{workspace.inputs['workspaceName']}"), target
-            assert setting["metrics"] == [{"category": "AllMetrics", "enabled": True}], target
+            if target in ids.storage_account_ids.values() or target.endswith("/blobServices/default"):
+                # Storage exports only these metric categories; AllMetrics is rejected there.
+                assert setting["metrics"] == [{"category": "Transaction", "enabled": True},
+                                              {"category": "Capacity", "enabled": True}], target
+            else:
+                assert setting["metrics"] == [{"category": "AllMetrics", "enabled": True}], target
             if target in ids.storage_account_ids.values():
                 # A storage account itself has no log categories: its blob service carries them.
                 assert "logs" not in setting, f"{target}: allLogs on a storage account is rejected by Azure"

@@ -15,7 +15,7 @@ import pytest
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from policy.pack import RESOURCE_RULES, STACK_RULES
+from policy.pack import ADVISORY_RULES, RESOURCE_RULES, STACK_RULES
 from tests.policy.test_policy_inputs import stack_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,8 +68,11 @@ def test_pack_is_constructed_with_every_policy_mandatory(analyzer: analyzer_pb2_
     info = analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
     assert info.name == "slotstack"
     names = {p.name for p in info.policies}
-    assert names == {rule.NAME for rule in (*RESOURCE_RULES, *STACK_RULES)}
-    assert all(p.enforcementLevel == analyzer_pb2.MANDATORY for p in info.policies), "every policy is mandatory"
+    assert names == {rule.NAME for rule in (*RESOURCE_RULES, *STACK_RULES, *ADVISORY_RULES)}
+    advisory = {rule.NAME for rule in ADVISORY_RULES}
+    assert all(p.enforcementLevel == analyzer_pb2.MANDATORY for p in info.policies if p.name not in advisory), \
+        "every policy but the reminders is mandatory"
+    assert all(p.enforcementLevel == analyzer_pb2.ADVISORY for p in info.policies if p.name in advisory)
     assert all(p.description for p in info.policies)
 
 
