@@ -30,6 +30,16 @@ class CellView:
     down: list[str]
     total: int
     incident_id: int | None
+    unknown: tuple[str, ...] = ()  # failing when last seen, not probed since (the monitor or an agent was away)
+
+
+@dataclass(frozen=True)
+class CellCheck:
+    """One evaluation of a cell: what fails now, how many checks it has, and what is not known."""
+
+    failing: list[dict[str, object]]
+    total: int
+    unknown: list[str]
 
 
 class Core:
@@ -41,6 +51,47 @@ class Core:
         self.clock = clock
         self.metrics = metrics
         self.targets = {t.name: t for t in config.targets}
+        self.started_at = clock.now()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def resume(self) -> float:
+        """Start after a stop of any length; returns the seconds the monitor was away (0 if none).
+
+        The time since the monitor was last alive is stored as a gap: unknown, never up, and not part of
+        any uptime figure. Open incidents stay open; the per-target states they rest on were persisted,
+        so a recovery still needs ``up_after`` successes, and those can only come from fresh probes.
+        """
+        now = self.clock.now()
+        self.started_at = now
+        intervals = [t.interval for t in self.config.targets] or [30.0]
+        with self.store.tx() as conn:
+            last = max(float(conn.execute("SELECT COALESCE(MAX(ts), 0) FROM results").fetchone()[0]),
+                       float(conn.execute("SELECT COALESCE(MAX(CAST(value AS REAL)), 0) FROM kv"
+                                          " WHERE key = 'alive_at'").fetchone()[0]))
+            away = now - last if last else 0.0
+            # Shorter than two probe intervals is an ordinary restart: no probe was missed.
+            if away > 2 * min(intervals):
+                conn.execute("INSERT OR REPLACE INTO monitor_gaps (start, end) VALUES (?, ?)", (last, now))
+                log.warning("the monitor was away for %.0fs; that time is recorded as unknown", away)
+            else:
+                away = 0.0
+            self._alive(conn, now)
+            if self.metrics:
+                for cell in self.config.cells():
+                    open_now = conn.execute("SELECT 1 FROM incidents WHERE cell = ? AND resolved_at IS NULL",
+                                            (cell,)).fetchone()
+                    self.metrics.incidents.labels(cell).set(1 if open_now else 0)
+        return away
+
+    def heartbeat(self) -> None:
+        """Note that the monitor is alive, so a later start knows when it stopped."""
+        with self.store.tx() as conn:
+            self._alive(conn, self.clock.now())
+
+    @staticmethod
+    def _alive(conn: sqlite3.Connection, now: float) -> None:
+        conn.execute("INSERT OR REPLACE INTO kv (key, value) VALUES ('alive_at', ?)", (repr(now),))
 
     # -- results -----------------------------------------------------------------------------------
 
@@ -73,26 +124,34 @@ class Core:
         if self.metrics:
             self.metrics.observe(result)
 
-    def _failing(self, conn: sqlite3.Connection, cell: str) -> tuple[list[dict[str, object]], int]:
-        """Targets of ``cell`` that a quorum of fresh locations sees down."""
+    def _check(self, conn: sqlite3.Connection, cell: str) -> CellCheck:
+        """Targets of ``cell`` that a quorum of fresh locations sees down, and those nobody saw lately.
+
+        A location that reported a failure and then fell silent (the monitor was stopped, an agent died)
+        makes its target unknown, not up: an incident never resolves on the absence of news.
+        """
         now = self.clock.now()
         freshness = max(self.config.monitor.agent_silence, 1.0)
+        locations = set(self.config.monitor.locations)
         failing = []
+        unknown = []
         cell_targets = self.config.cell_targets(cell)
         for target in cell_targets:
-            rows = conn.execute(
-                "SELECT * FROM target_state WHERE target = ? AND updated >= ? - ?"
-                " ORDER BY since", (target.name, now, freshness + 3 * target.interval),
-            ).fetchall()
-            down = [r for r in rows if r["state"] in state.FAILING]
+            rows = [r for r in conn.execute("SELECT * FROM target_state WHERE target = ? ORDER BY since",
+                                            (target.name,)).fetchall() if r["location"] in locations]
+            cutoff = now - freshness - 3 * target.interval
+            if any(r["state"] in state.FAILING and r["updated"] < cutoff for r in rows):
+                unknown.append(target.name)
+            down = [r for r in rows if r["state"] in state.FAILING and r["updated"] >= cutoff]
             if len(down) >= self.config.thresholds.quorum:
                 failing.append({"target": target.name, "url": target.url, "kind": down[0]["kind"] or "failing",
                                 "error": down[0]["error"], "since": min(r["since"] for r in down),
                                 "locations": [r["location"] for r in down]})
-        return failing, len(cell_targets)
+        return CellCheck(failing, len(cell_targets), unknown)
 
     def _evaluate_cell(self, conn: sqlite3.Connection, cell: str) -> None:
-        failing, total = self._failing(conn, cell)
+        check = self._check(conn, cell)
+        failing, total = check.failing, check.total
         now = self.clock.now()
         incident = conn.execute("SELECT * FROM incidents WHERE cell = ? AND resolved_at IS NULL", (cell,)).fetchone()
         if failing and incident is None:
@@ -109,6 +168,9 @@ class Core:
             conn.execute("UPDATE incidents SET targets = ?, failures = ?, total = ?, peak = MAX(peak, ?)"
                          " WHERE id = ?", (json.dumps(names), json.dumps(failing), total, len(failing),
                                             incident["id"]))
+        elif not failing and incident is not None and check.unknown:
+            log.info("incident %s for cell %s stays open until %s are probed again", incident["id"], cell,
+                     ", ".join(check.unknown))
         elif not failing and incident is not None:
             conn.execute("UPDATE incidents SET resolved_at = ? WHERE id = ?", (now, incident["id"]))
             # Pages that never got through are moot now; recovery goes only to those who were paged.
@@ -116,8 +178,8 @@ class Core:
                          " AND event != 'recovery'", (incident["id"],))
             log.warning("incident %s for cell %s resolved", incident["id"], cell)
         if self.metrics:
-            open_now = 1 if failing else 0
-            self.metrics.incidents.labels(cell).set(open_now)
+            still_open = failing or (incident is not None and check.unknown)
+            self.metrics.incidents.labels(cell).set(1 if still_open else 0)
 
     # -- people ------------------------------------------------------------------------------------
 
@@ -161,7 +223,8 @@ class Core:
         out = []
         for cell in self.config.cells():
             with self.store.lock:
-                failing, total = self._failing(self.store.conn, cell)
+                check = self._check(self.store.conn, cell)
             row = self.store.one("SELECT id FROM incidents WHERE cell = ? AND resolved_at IS NULL", (cell,))
-            out.append(CellView(cell, [str(f["target"]) for f in failing], total, row["id"] if row else None))
+            out.append(CellView(cell, [str(f["target"]) for f in check.failing], check.total,
+                                row["id"] if row else None, tuple(check.unknown)))
         return out

@@ -59,6 +59,7 @@ class Service:
         self.notifiers = {name: notify.build(ch, env) for name, ch in config.channels.items()}
         self.store = Store(config.monitor.database)
         self.core = Core(config, self.store, self.clock, self.metrics)
+        self.core.resume()
         self.secret = ack_secret(self.store, config, env)
         self.pager = Pager(self.core, self.notifiers, self.secret)
         self.server = MonitorServer(
@@ -119,6 +120,7 @@ class Service:
             self.core.record(result)
         mono = time.monotonic()
         if mono >= next_tick:
+            self.core.heartbeat()
             self.pager.plan()
             next_tick = mono + TICK_EVERY
         if mono >= next_status:
