@@ -129,7 +129,7 @@ def test_real_monitor_stopped_longer_than_every_timer_reconciles_before_recoveri
     # The second process starts 2 minutes later on the calendar, longer than agent_silence (10 s), three
     # intervals and the reminder period together; the probe counts below are waited for, not slept.
     second = Service(cfg, clock=PinnedClock(start + 120), environ=env, host="127.0.0.1", port=0)
-    restarted = second.core.started_at
+    restarted = start + 120
     thread = _run(second)
     try:
         fresh = "SELECT COUNT(*) FROM results WHERE target = ? AND ts >= ?"
