@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS incidents (
     resolved_at REAL, acked_at REAL, acked_by TEXT, targets TEXT NOT NULL DEFAULT '[]',
     failures TEXT NOT NULL DEFAULT '[]', total INTEGER NOT NULL DEFAULT 0, peak INTEGER NOT NULL DEFAULT 0,
     suppressed INTEGER NOT NULL DEFAULT 0, page_base REAL, notified_step INTEGER NOT NULL DEFAULT -1,
-    last_notified_at REAL, reminders INTEGER NOT NULL DEFAULT 0, recovery_planned INTEGER NOT NULL DEFAULT 0);
+    last_notified_at REAL, reminders INTEGER NOT NULL DEFAULT 0, recovery_planned INTEGER NOT NULL DEFAULT 0,
+    told TEXT NOT NULL DEFAULT '[]', updates INTEGER NOT NULL DEFAULT 0, ack_told INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS incidents_open ON incidents (cell) WHERE resolved_at IS NULL;
 CREATE TABLE IF NOT EXISTS notifications (
     id INTEGER PRIMARY KEY AUTOINCREMENT, incident_id INTEGER NOT NULL, event TEXT NOT NULL,
@@ -49,6 +50,12 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS monitor_gaps (start REAL NOT NULL, end REAL NOT NULL, PRIMARY KEY (start));
 """
 
+# Columns added after the first release: a database written by an older monitor gets them on open.
+ADDED_COLUMNS = {
+    "incidents": {"told": "TEXT NOT NULL DEFAULT '[]'", "updates": "INTEGER NOT NULL DEFAULT 0",
+                  "ack_told": "INTEGER NOT NULL DEFAULT 0"},
+}
+
 
 class Store:
     """One connection shared by the monitor's threads behind a lock; every change is one transaction."""
@@ -63,6 +70,11 @@ class Store:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA busy_timeout=30000")
         self.conn.executescript(SCHEMA)
+        for table, columns in ADDED_COLUMNS.items():
+            have = {row["name"] for row in self.conn.execute(f"PRAGMA table_info({table})")}
+            for name, decl in columns.items():
+                if name not in have:
+                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
         self.lock = threading.RLock()
 
     @contextmanager
