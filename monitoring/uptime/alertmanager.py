@@ -1,22 +1,32 @@
 """``POST /alertmanager``: Alertmanager's webhook (payload version 4) turned into SMS to whoever is on call.
 
-Alertmanager already groups, deduplicates, silences and retries; so this endpoint sends synchronously and
-answers 502 when a provider refused, which makes Alertmanager retry the whole group later.
+The endpoint sends SMS, so it is authenticated: Alertmanager's ``http_config.authorization`` bearer token,
+whose value the monitor reads from the variable named by ``monitor.alertmanager_token_env``; without it
+set the endpoint is closed. Alertmanager groups and retries; the monitor adds what it alone knows: its own
+silences and maintenance windows, de-duplication by alert fingerprint (a repeat or a retried group that
+was already delivered is not sent again) and an acknowledgement link per alert group. A provider refusal
+answers 502, which makes Alertmanager retry the group later.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hmac
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from uptime import tokens
 from uptime.config import Config
-from uptime.core import Core
+from uptime.core import Core, UptimeError
 from uptime.notice import Failure, Notice
 from uptime.notify import Notifier, NotifyError
-from uptime.server import HttpError, PostHandler
+from uptime.server import HttpError, MonitorServer
+
+SCOPE = "am"  # acknowledgement links of alert groups: /ack/am<id>.<mac>
 
 log = logging.getLogger("uptime.alertmanager")
 
@@ -32,8 +42,19 @@ def _time(value: Any, field: str) -> float | None:
         raise HttpError(400, f"{field} {value!r} is not an RFC 3339 time") from exc
 
 
-def parse(body: bytes, config: Config) -> Notice:
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook call: the notice to send, Alertmanager's group key, and the alerts it is about."""
+
+    notice: Notice
+    group_key: str
+    keys: frozenset[str]  # fingerprint@startsAt: a re-fired alert (new startsAt) is news again
+
+
+def parse(body: bytes, config: Config) -> Delivery:
+
     """Validate a version-4 payload and summarise it as one notice for its cell."""
+    # (the notice, the group key, and fingerprint@startsAt of every alert the notice is about)
     try:
         data = json.loads(body)
     except ValueError as exc:
@@ -61,43 +82,120 @@ def parse(body: bytes, config: Config) -> Notice:
                 str((a.get("annotations") or {}).get("summary", "")))
         for a in shown)
     resolved = status == "resolved"
-    return Notice(
+    keys = frozenset(f"{a.get('fingerprint') or json.dumps(a.get('labels'), sort_keys=True)}@{a.get('startsAt')}"
+                     for a in shown)
+    notice = Notice(
         incident_id=0, cell=cell, event="recovery" if resolved else "alertmanager", resolved=resolved,
         down=len(targets), total=max(total, len(targets)), since=min(starts) if starts else 0.0,
         failures=failures, resolved_at=max(ends) if resolved and ends else None,
         status_url=f"{config.monitor.public_url}/status/", runbook_url=config.monitor.runbook_url,
         product=config.monitor.product,
     )
+    return Delivery(notice, str(data.get("groupKey") or cell), keys)
 
 
-def handler(config: Config, notifiers: Mapping[str, Notifier], core: Core) -> PostHandler:
-    """The endpoint: SMS through the SMS channels of the first escalation step, to the on-call person."""
-    from uptime.paging import Pager  # recipients() resolves the on-call rotation
+class Receiver:
+    """The endpoint and the acknowledgement of its alert groups; :meth:`install` mounts both on a server."""
 
-    def handle(body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        notice = parse(body, config)
-        steps = config.escalation.steps
+    def __init__(self, config: Config, notifiers: Mapping[str, Notifier], core: Core, ack_secret: bytes,
+                 environ: Mapping[str, str]) -> None:
+        self.config = config
+        self.notifiers = notifiers
+        self.core = core
+        self.ack_secret = ack_secret
+        self.token = environ.get(config.monitor.alertmanager_token_env, "")
+
+    def install(self, server: MonitorServer) -> None:
+        """Serve ``POST /alertmanager`` and acknowledge alert groups through ``/ack/am<id>...`` links."""
+        server.posts["/alertmanager"] = self.handle
+        server.acks[SCOPE] = self.ack
+
+    def _authorize(self, headers: dict[str, str]) -> None:
+        var = self.config.monitor.alertmanager_token_env
+        if not self.token:
+            raise HttpError(403, f"the /alertmanager endpoint is closed: {var} is not set on the monitor; set it "
+                                 "and give Alertmanager the same token (http_config.authorization)")
+        scheme, _, given = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
+            raise HttpError(401, "missing or wrong bearer token; set http_config.authorization.credentials(_file) "
+                                 f"in alertmanager.yml to the value of {var}")
+
+    def handle(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """Authenticate, parse, then send unless silenced, in a window or already delivered."""
+        self._authorize(headers)
+        delivery = parse(body, self.config)
+        notice = delivery.notice
+        now = self.core.clock.now()
+        with self.core.store.tx() as conn:
+            group = conn.execute("SELECT * FROM alert_groups WHERE group_key = ? ORDER BY id DESC LIMIT 1",
+                                 (delivery.group_key,)).fetchone()
+        is_open = group is not None and group["resolved_at"] is None
+        reply: dict[str, Any] = {"sent": 0, "cell": notice.cell, "status": "resolved" if notice.resolved else
+                                 "firing"}
+        if notice.resolved:
+            if not is_open:
+                # Nothing about this group was delivered (or its recovery already was): nobody to tell.
+                return 200, {**reply, "duplicate": group is not None}
+        else:
+            why = self.core.suppressed(notice.cell, now)
+            if why:
+                return 200, {**reply, "suppressed": why}
+            if is_open and delivery.keys <= set(json.loads(group["told"])):
+                return 200, {**reply, "duplicate": True}  # Alertmanager's repeat or retry of what was sent
+            if not is_open:
+                with self.core.store.tx() as conn:
+                    cur = conn.execute("INSERT INTO alert_groups (group_key, cell, opened_at) VALUES (?, ?, ?)",
+                                       (delivery.group_key, notice.cell, now))
+                    group = conn.execute("SELECT * FROM alert_groups WHERE id = ?", (cur.lastrowid,)).fetchone()
+        if group is None:  # opened above or open already; a concurrent prune could only remove old ones
+            raise HttpError(503, "the alert group vanished while it was handled; Alertmanager will retry")
+        notice = dataclasses.replace(
+            notice, incident_id=int(group["id"]), acked_by=group["acked_by"] or "", acked_at=group["acked_at"],
+            ack_url=f"{self.config.monitor.public_url}/ack/{tokens.sign(int(group['id']), self.ack_secret, SCOPE)}")
+        sent, errors = self._send(notice)
+        if errors:
+            log.warning("alertmanager notification failed: %s", "; ".join(errors))
+            return 502, {"error": "; ".join(errors), "sent": sent}
+        with self.core.store.tx() as conn:
+            if notice.resolved:
+                conn.execute("UPDATE alert_groups SET resolved_at = ? WHERE id = ?", (now, group["id"]))
+            else:
+                told = sorted(set(json.loads(group["told"])) | delivery.keys)
+                conn.execute("UPDATE alert_groups SET told = ? WHERE id = ?", (json.dumps(told), group["id"]))
+        return 200, {**reply, "sent": sent, "alert_group": int(group["id"])}
+
+    def _send(self, notice: Notice) -> tuple[int, list[str]]:
+        from uptime.paging import Pager  # recipients() resolves the on-call rotation
+
+        steps = self.config.escalation.steps
         if not steps:
             raise HttpError(409, "no escalation steps are configured, so nobody can be paged; add escalation.steps")
-        sms = tuple(c for c in steps[0].channels if config.channels[c].kind == "sms")
-        recipients = Pager(core, notifiers, b"").recipients(steps[0].notify, sms, core.clock.now())
+        sms = tuple(c for c in steps[0].channels if self.config.channels[c].kind == "sms")
+        recipients = Pager(self.core, self.notifiers, b"").recipients(steps[0].notify, sms, self.core.clock.now())
         if not recipients:
             raise HttpError(409, "the first escalation step has no SMS channel with a reachable person")
         errors = []
         for channel, recipient in recipients:
             try:
-                notifiers[channel].send(notice, recipient)
+                self.notifiers[channel].send(notice, recipient)
             except NotifyError as exc:
                 errors.append(str(exc))
-                if core.metrics:
-                    core.metrics.notifications.labels(channel, "failure").inc()
+                if self.core.metrics:
+                    self.core.metrics.notifications.labels(channel, "failure").inc()
                 continue
-            if core.metrics:
-                core.metrics.notifications.labels(channel, "success").inc()
-        if errors:
-            log.warning("alertmanager notification failed: %s", "; ".join(errors))
-            return 502, {"error": "; ".join(errors), "sent": len(recipients) - len(errors)}
-        return 200, {"sent": len(recipients), "cell": notice.cell, "status": "resolved" if notice.resolved else
-                     "firing"}
+            if self.core.metrics:
+                self.core.metrics.notifications.labels(channel, "success").inc()
+        return len(recipients) - len(errors), errors
 
-    return handle
+    def ack(self, group_id: int, by: str) -> bool:
+        """Acknowledge an alert group; False if it already was. Later notices of the group name who did."""
+        with self.core.store.tx() as conn:
+            row = conn.execute("SELECT acked_at FROM alert_groups WHERE id = ?", (group_id,)).fetchone()
+            if row is None:
+                raise UptimeError(f"alert group {group_id} does not exist")
+            if row["acked_at"] is not None:
+                return False
+            conn.execute("UPDATE alert_groups SET acked_at = ?, acked_by = ? WHERE id = ?",
+                         (self.core.clock.now(), by, group_id))
+        log.info("alert group %s acknowledged by %s", group_id, by)
+        return True

@@ -145,7 +145,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Write Prometheus, blackbox_exporter and Alertmanager files for this config."""
     from uptime import promexport
 
-    files = promexport.write(_config(args), args.out, args.monitor_url, args.blackbox, args.alertmanager)
+    files = promexport.write(_config(args), args.out, args.monitor_url, args.blackbox, args.alertmanager,
+                             args.token_file)
     for path in files:
         print(path)
     return 0
@@ -196,6 +197,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--monitor-url", help="URL Alertmanager uses for the monitor (default monitor.public_url)")
     p.add_argument("--blackbox", default="127.0.0.1:9115", help="blackbox_exporter address per location")
     p.add_argument("--alertmanager", default="127.0.0.1:9093", help="Alertmanager address for Prometheus")
+    p.add_argument("--token-file", default="/etc/alertmanager/uptime_token",
+                   help="file Alertmanager reads the monitor's webhook bearer token from")
     return top
 
 

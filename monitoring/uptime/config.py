@@ -93,6 +93,7 @@ class Monitor:
     runbook_url: str = ""
     ack_secret_env: str = "UPTIME_ACK_SECRET"  # noqa: S105 - the variable's name, not a secret
     agent_key_env: str = "UPTIME_AGENT_KEY"
+    alertmanager_token_env: str = "UPTIME_ALERTMANAGER_TOKEN"  # noqa: S105 - the variable's name
     concurrency: int = 32
     locations: tuple[str, ...] = ("local",)
     location: str = "local"
@@ -158,7 +159,8 @@ def parse(data: Any, source: str = "<config>") -> Config:
 def _monitor(sec: Section) -> Monitor:
     sec.reject_unknown(
         ["listen", "public_url", "database", "status_dir", "runbook_url", "ack_secret_env", "agent_key_env",
-         "concurrency", "locations", "location", "agent_silence", "product", "probe_locally"]
+         "alertmanager_token_env", "concurrency", "locations", "location", "agent_silence", "product",
+         "probe_locally"]
     )
     listen = sec.text("listen", "127.0.0.1:8470")
     host, _, port = listen.rpartition(":")
@@ -176,6 +178,7 @@ def _monitor(sec: Section) -> Monitor:
         runbook_url=sec.text("runbook_url", "") if sec.has("runbook_url") else "",
         ack_secret_env=sec.text("ack_secret_env", "UPTIME_ACK_SECRET"),
         agent_key_env=sec.text("agent_key_env", "UPTIME_AGENT_KEY"),
+        alertmanager_token_env=sec.text("alertmanager_token_env", "UPTIME_ALERTMANAGER_TOKEN"),
         concurrency=sec.integer("concurrency", 32, 1, 4096), locations=locations, location=location,
         agent_silence=sec.duration("agent_silence", "5m", 10), product=sec.text("product", "slotstack"),
         probe_locally=sec.flag("probe_locally", True),

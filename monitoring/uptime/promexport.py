@@ -169,8 +169,15 @@ def _clock(value: time) -> str:
     return "24:00" if value.hour == 23 and value.minute == 59 else f"{value.hour:02d}:{value.minute:02d}"
 
 
-def alertmanager(config: Config, monitor_url: str) -> dict[str, Any]:
-    """Routes per cell and severity, maintenance mute intervals, email plus the SMS webhook."""
+TOKEN_FILE = "/etc/alertmanager/uptime_token"  # noqa: S105 - a path
+
+
+def alertmanager(config: Config, monitor_url: str, token_file: str = TOKEN_FILE) -> dict[str, Any]:
+    """Routes per cell and severity, maintenance mute intervals, email plus the SMS webhook.
+
+    The webhook authenticates with a bearer token read from ``token_file``: put the value of the
+    monitor's ``monitor.alertmanager_token_env`` variable there (the monitor refuses the webhook without it).
+    """
     intervals = []
     for window in config.maintenance:
         days = [WEEKDAYS[d] for d in window.days]
@@ -198,7 +205,8 @@ def alertmanager(config: Config, monitor_url: str) -> dict[str, Any]:
             email_config["auth_password_file"] = "/etc/alertmanager/smtp_password"  # noqa: S105 - a path
         email_receiver["email_configs"] = [email_config]
     sms_receiver = {"name": "uptime-sms", "webhook_configs": [
-        {"url": f"{monitor_url.rstrip('/')}/alertmanager", "send_resolved": True, "max_alerts": 0}]}
+        {"url": f"{monitor_url.rstrip('/')}/alertmanager", "send_resolved": True, "max_alerts": 0,
+         "http_config": {"authorization": {"type": "Bearer", "credentials_file": token_file}}}]}
     routes = []
     for cell in config.cells():
         muted = [w.name for w in config.maintenance if cell in w.cells]
@@ -223,7 +231,8 @@ def alertmanager(config: Config, monitor_url: str) -> dict[str, Any]:
 
 
 def write(config: Config, out: str | Path, monitor_url: str | None = None,
-          blackbox_address: str = "127.0.0.1:9115", alertmanager_address: str = "127.0.0.1:9093") -> list[Path]:
+          blackbox_address: str = "127.0.0.1:9115", alertmanager_address: str = "127.0.0.1:9093",
+          token_file: str = TOKEN_FILE) -> list[Path]:
     """Write all files into ``out``; return their paths."""
     directory = Path(out)
     directory.mkdir(parents=True, exist_ok=True)
@@ -232,7 +241,7 @@ def write(config: Config, out: str | Path, monitor_url: str | None = None,
         "prometheus.yml": prometheus(config, blackbox_address, alertmanager=alertmanager_address),
         "rules.yml": rules(config),
         "rules_test.yml": rules_test(config),
-        "alertmanager.yml": alertmanager(config, monitor_url or config.monitor.public_url),
+        "alertmanager.yml": alertmanager(config, monitor_url or config.monitor.public_url, token_file),
     }
     paths = []
     for name, document in documents.items():

@@ -78,7 +78,7 @@ class Service:
         from uptime import agent, alertmanager  # optional features live in their own modules
 
         self.server.posts["/ingest"] = agent.ingest_handler(self.core, self.config, self.environ)
-        self.server.posts["/alertmanager"] = alertmanager.handler(self.config, self.notifiers, self.core)
+        alertmanager.Receiver(self.config, self.notifiers, self.core, self.secret, self.environ).install(self.server)
 
     def run(self, duration: float | None = None) -> None:
         """Serve and probe until :meth:`stop` (or for ``duration`` seconds)."""

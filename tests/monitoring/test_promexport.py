@@ -86,6 +86,8 @@ def test_alertmanager_routes_groups_inhibits_and_mutes(exported: tuple[Path, con
                                     "equal": ["cell"]}]
     sms = next(r for r in am["receivers"] if r["name"] == "uptime-sms")
     assert sms["webhook_configs"][0]["url"] == "http://127.0.0.1:8470/alertmanager"
+    assert sms["webhook_configs"][0]["http_config"] == {
+        "authorization": {"type": "Bearer", "credentials_file": "/etc/alertmanager/uptime_token"}}
 
 
 def test_prometheus_jobs_one_per_location(exported: tuple[Path, config.Config]) -> None:
