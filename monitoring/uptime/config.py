@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from uptime.configparse import ConfigError, Section
+from uptime.flapping import FlapPolicy
 from uptime.schedule import (
     EscalationPolicy,
     MaintenanceWindow,
@@ -79,6 +80,7 @@ class Thresholds:
     up_after: int = 2
     quorum: int = 1
     group_wait: float = 0.0
+    flapping: FlapPolicy = field(default_factory=FlapPolicy)
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,7 @@ def _monitor(sec: Section) -> Monitor:
 
 
 def _thresholds(sec: Section, n_locations: int) -> Thresholds:
-    sec.reject_unknown(["down_after", "up_after", "quorum", "group_wait"])
+    sec.reject_unknown(["down_after", "up_after", "quorum", "group_wait", "flapping"])
     quorum = sec.integer("quorum", 1, 1, 1000)
     if quorum > n_locations:
         raise ConfigError(
@@ -195,8 +197,20 @@ def _thresholds(sec: Section, n_locations: int) -> Thresholds:
         )
     return Thresholds(
         down_after=sec.integer("down_after", 2, 1, 100), up_after=sec.integer("up_after", 2, 1, 100),
-        quorum=quorum, group_wait=sec.duration("group_wait", "0s"),
+        quorum=quorum, group_wait=sec.duration("group_wait", "0s"), flapping=_flapping(sec.sub("flapping", {})),
     )
+
+
+def _flapping(sec: Section) -> FlapPolicy:
+    sec.reject_unknown(["window", "low", "high"])
+    default = FlapPolicy()
+    low, high = (sec.raw(name, getattr(default, name)) for name in ("low", "high"))
+    for name, value in (("low", low), ("high", high)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+            raise ConfigError(f"{sec.key(name)}: {value!r} is not a percentage in (0, 100]")
+    if low >= high:
+        raise ConfigError(f"{sec.key('low')}: {low} must be below flapping.high {high} (the hysteresis band)")
+    return FlapPolicy(window=sec.integer("window", default.window, 4, 100), low=float(low), high=float(high))
 
 
 def _check_url(url: str, key: str) -> None:

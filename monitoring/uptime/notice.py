@@ -50,6 +50,7 @@ class Notice:
     acked_at: float | None = None
     worse: tuple[str, ...] = ()  # an update: checks (or check@location) failing since the last notice
     better: tuple[str, ...] = ()  # an update: checks that are fine again while others still fail
+    flapping: bool = False  # the incident flapped: paging paused until it was stable
 
     def to_json(self) -> str:
         """Serialise for the notification outbox."""
@@ -131,9 +132,17 @@ def sms_text(notice: Notice) -> str:
     if notice.event == "deadman":
         return _fit(f"{tag} MONITOR DOWN: no probe agent has reached the uptime core since {since} UTC. "
                     "Cells are not being watched.", "")
+    if notice.resolved and notice.flapping:
+        return _fit(f"{tag} RECOVERED {notice.cell}: stable again after flapping since {since} UTC "
+                    f"({format_duration(notice.duration)})", "")
     if notice.resolved:
         head = f"{tag} RECOVERED {notice.cell} after {format_duration(notice.duration)} (down since {since} UTC)"
         return _fit(head, "")
+    if notice.event == "flapping":
+        names = ", ".join(dict.fromkeys(f.target for f in notice.failures)) or "checks"
+        tail = f" Ack: {notice.ack_url}" if notice.ack_url and not notice.acked_by else ""
+        return _fit(f"{tag} FLAPPING {notice.cell}: {names} keep failing and recovering since {since} UTC; "
+                    "no more pages until stable.", tail)
     if notice.event == "ack":
         at = utc(notice.acked_at or notice.since).strftime("%H:%M")
         return _fit(f"{tag} ACKED {notice.cell} by {notice.acked_by} at {at} UTC: {notice.down}/{notice.total} "
@@ -167,7 +176,10 @@ def email_subject(notice: Notice) -> str:
     if notice.event.startswith("cert-"):
         return f"[{notice.product}] certificate warning: {', '.join(f.target for f in notice.failures)}"
     if notice.resolved:
-        return f"[{notice.product}] RECOVERED {notice.cell} after {format_duration(notice.duration)}"
+        stable = ", stable again after flapping" if notice.flapping else ""
+        return f"[{notice.product}] RECOVERED {notice.cell} after {format_duration(notice.duration)}{stable}"
+    if notice.event == "flapping":
+        return f"[{notice.product}] FLAPPING {notice.cell}: no more pages until it is stable"
     if notice.event == "ack":
         return (f"[{notice.product}] ACKED {notice.cell} by {notice.acked_by}: {notice.down}/{notice.total}"
                 " checks failing")
@@ -196,6 +208,8 @@ def email_text(notice: Notice) -> str:
         lines.append(f"Duration: {format_duration(notice.duration)}")
     if notice.change:
         lines.append(f"What changed: {notice.change}")
+    if notice.event == "flapping":
+        lines.append("The cell keeps failing and recovering; it pages again only once it has been stable.")
     if notice.acked_by:
         at = utc(notice.acked_at).strftime("%Y-%m-%d %H:%M:%S UTC") if notice.acked_at else "?"
         lines.append(f"Acknowledged by {notice.acked_by} at {at}; escalation and reminders stopped.")

@@ -64,6 +64,7 @@ class Pager:
             ack_url=f"{mon.public_url}/ack/{tokens.sign(int(incident['id']), self.ack_secret)}",
             status_url=f"{mon.public_url}/status/", runbook_url=mon.runbook_url, product=mon.product,
             acked_by=incident["acked_by"] or "", acked_at=incident["acked_at"], worse=worse, better=better,
+            flapping=bool(incident["flapping"]),
         )
 
     def recipients(self, who: tuple[str, ...], channels: tuple[str, ...], ts: float) -> list[tuple[str, str]]:
@@ -110,6 +111,7 @@ class Pager:
                     conn.execute("UPDATE incidents SET page_base = ? WHERE id = ?", (base, incident["id"]))
                 if incident["acked_at"] is not None:
                     self._plan_ack(conn, incident, now)
+                    self._plan_flapping(conn, incident, now)
                     self._plan_news(conn, int(incident["id"]), now)
                     continue
                 for index, step in enumerate(policy.steps):
@@ -133,13 +135,16 @@ class Pager:
                 if every and incident["notified_step"] >= 0 and last is not None and now >= last + every:
                     self._insert(conn, incident, f"reminder-{incident['reminders'] + 1}",
                                  self._paged(conn, incident["id"]), now)
+                self._plan_flapping(conn, incident, now)
                 self._plan_news(conn, int(incident["id"]), now)
         self._plan_certificate_warnings(now)
         for incident in self.core.store.query(
             "SELECT * FROM incidents WHERE resolved_at IS NOT NULL AND recovery_planned = 0"
         ):
             with self.core.store.tx() as conn:
-                self._insert(conn, incident, "recovery", self._paged(conn, incident["id"]), now)
+                # A reopened (flapping) incident recovers again: each recovery is its own notice.
+                event = "recovery" if not incident["reopened"] else f"recovery-{incident['reopened'] + 1}"
+                self._insert(conn, incident, event, self._paged(conn, incident["id"]), now)
                 conn.execute("UPDATE incidents SET recovery_planned = 1 WHERE id = ?", (incident["id"],))
 
     def _plan_ack(self, conn: sqlite3.Connection, incident: sqlite3.Row, now: float) -> None:
@@ -148,6 +153,12 @@ class Pager:
             return
         self._insert(conn, incident, "ack", self._paged(conn, incident["id"]), now)
         conn.execute("UPDATE incidents SET ack_told = 1 WHERE id = ?", (incident["id"],))
+
+    def _plan_flapping(self, conn: sqlite3.Connection, incident: sqlite3.Row, now: float) -> None:
+        """Tell whoever was paged, once, that the cell flaps and will not page again until it is stable."""
+        if incident["flapping"] and not incident["flap_told"] and incident["notified_step"] >= 0:
+            self._insert(conn, incident, "flapping", self._paged(conn, incident["id"]), now)
+            conn.execute("UPDATE incidents SET flap_told = 1 WHERE id = ?", (incident["id"],))
 
     def _plan_news(self, conn: sqlite3.Connection, incident_id: int, now: float) -> None:
         """A cell that got worse (more checks or locations failing) or better without recovering is news

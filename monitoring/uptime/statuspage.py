@@ -22,7 +22,7 @@ def snapshot(core: Core, now: float) -> dict[str, Any]:
         names = [t.name for t in core.config.cell_targets(cell)]
         view = views[cell]
         quiet = core.suppressed(cell, now)
-        state = "down" if view.down else "up"
+        state = "flapping" if view.flapping else "down" if view.down else "up"
         if view.down and quiet:
             state = "maintenance"
         targets = []
@@ -54,7 +54,7 @@ def snapshot(core: Core, now: float) -> dict[str, Any]:
             "resolved_at": utc(end).isoformat() if end else None,
             "duration": format_duration((end or now) - row["since"]),
             "acknowledged": row["acked_at"] is not None, "targets": json.loads(row["targets"]),
-            "maintenance": bool(row["suppressed"]),
+            "maintenance": bool(row["suppressed"]), "flapping": bool(row["flapping"]),
         })
     gaps = [{"from": utc(start).isoformat(), "to": utc(end).isoformat(), "duration": format_duration(end - start)}
             for start, end in history.gaps(core.store, now - 90 * 86400, now)]
@@ -63,7 +63,7 @@ def snapshot(core: Core, now: float) -> dict[str, Any]:
 
 
 _COLOURS = [(99.9, "#2da44e"), (99.0, "#9be9a8"), (95.0, "#d4a72c"), (0.0, "#cf222e")]
-_STATE_COLOUR = {"up": "#2da44e", "down": "#cf222e", "maintenance": "#0969da"}
+_STATE_COLOUR = {"up": "#2da44e", "down": "#cf222e", "maintenance": "#0969da", "flapping": "#bf8700"}
 
 
 def _bar_colour(uptime: float | None) -> str:
@@ -117,7 +117,8 @@ def render_html(data: dict[str, Any]) -> str:
     incidents = "".join(
         f"<li>#{i['id']} {esc(i['cell'])}: since {esc(i['since'][:16].replace('T', ' '))} UTC, "
         f"{'ongoing' if i['resolved_at'] is None else 'resolved'} ({i['duration']})"
-        f"{', maintenance' if i['maintenance'] else ''}{', acknowledged' if i['acknowledged'] else ''}</li>"
+        f"{', maintenance' if i['maintenance'] else ''}{', flapping' if i.get('flapping') else ''}"
+        f"{', acknowledged' if i['acknowledged'] else ''}</li>"
         for i in data["incidents"]) or "<li>No incidents.</li>"
     offline = "".join(
         f"<li>monitor offline {esc(g['from'][:16].replace('T', ' '))} to {esc(g['to'][:16].replace('T', ' '))} UTC"
