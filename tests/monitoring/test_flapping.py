@@ -29,9 +29,9 @@ def test_a_flapping_target_pages_once_and_recovers_once_stable(
             server.behaviour.status = status
             h.round(advance=10)
         states.append(statuspage.snapshot(h.core, clock.now())["cells"][0]["state"])
-    assert states[-1] == "flapping"
     heads = [body.split(" since")[0].split(" after")[0].split(":")[0] for _, body in sms_log(provider)]
     assert heads == ["[slotstack] DOWN eu 1/1 checks", "[slotstack] RECOVERED eu", "[slotstack] FLAPPING eu"]
+    assert states[-1] == "flapping"
     server.behaviour.status = 200
     for _ in range(30):  # bounded: a stable target settles within one flap window
         h.round(advance=10)
