@@ -11,6 +11,7 @@ answers 502, which makes Alertmanager retry the group later.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hmac
 import json
 import logging
@@ -49,6 +50,7 @@ class Delivery:
     notice: Notice
     group_key: str
     keys: frozenset[str]  # fingerprint@startsAt: a re-fired alert (new startsAt) is news again
+    severity: str = "page"
 
 
 def parse(body: bytes, config: Config) -> Delivery:
@@ -91,7 +93,7 @@ def parse(body: bytes, config: Config) -> Delivery:
         status_url=f"{config.monitor.public_url}/status/", runbook_url=config.monitor.runbook_url,
         product=config.monitor.product,
     )
-    return Delivery(notice, str(data.get("groupKey") or cell), keys)
+    return Delivery(notice, str(data.get("groupKey") or cell), keys, str(labels.get("severity") or "page"))
 
 
 class Receiver:
@@ -106,8 +108,11 @@ class Receiver:
         self.token = environ.get(config.monitor.alertmanager_token_env, "")
 
     def install(self, server: MonitorServer) -> None:
-        """Serve ``POST /alertmanager`` and acknowledge alert groups through ``/ack/am<id>...`` links."""
-        server.posts["/alertmanager"] = self.handle
+        """Serve ``POST /alertmanager`` (escalation step 0) and ``/alertmanager/step-N`` (step N), and
+        acknowledge alert groups through ``/ack/am<id>...`` links."""
+        server.posts["/alertmanager"] = functools.partial(self.handle, step=0)
+        for index in range(1, len(self.config.escalation.steps)):
+            server.posts[f"/alertmanager/step-{index}"] = functools.partial(self.handle, step=index)
         server.acks[SCOPE] = self.ack
 
     def _authorize(self, headers: dict[str, str]) -> None:
@@ -120,8 +125,9 @@ class Receiver:
             raise HttpError(401, "missing or wrong bearer token; set http_config.authorization.credentials(_file) "
                                  f"in alertmanager.yml to the value of {var}")
 
-    def handle(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        """Authenticate, parse, then send unless silenced, in a window or already delivered."""
+    def handle(self, body: bytes, headers: dict[str, str], step: int = 0) -> tuple[int, dict[str, Any]]:
+        """Authenticate, parse, then tell escalation step ``step`` unless silenced, in a window, acknowledged
+        (steps after the first) or already told."""
         self._authorize(headers)
         delivery = parse(body, self.config)
         notice = delivery.notice
@@ -130,17 +136,22 @@ class Receiver:
             group = conn.execute("SELECT * FROM alert_groups WHERE group_key = ? ORDER BY id DESC LIMIT 1",
                                  (delivery.group_key,)).fetchone()
         is_open = group is not None and group["resolved_at"] is None
+        told: dict[str, list[str]] = json.loads(group["told"]) if is_open and group else {}
+        recovered: list[int] = json.loads(group["recovered"]) if is_open and group else []
         reply: dict[str, Any] = {"sent": 0, "cell": notice.cell, "status": "resolved" if notice.resolved else
                                  "firing"}
         if notice.resolved:
-            if not is_open:
-                # Nothing about this group was delivered (or its recovery already was): nobody to tell.
+            if str(step) not in told or step in recovered:
+                # This step was never told about the group (or already heard it recovered): nothing to say.
                 return 200, {**reply, "duplicate": group is not None}
         else:
             why = self.core.suppressed(notice.cell, now)
             if why:
                 return 200, {**reply, "suppressed": why}
-            if is_open and delivery.keys <= set(json.loads(group["told"])):
+            if step > 0 and is_open and group and group["acked_at"] is not None:
+                # An acknowledgement stops escalation, as it does for the monitor's own incidents.
+                return 200, {**reply, "acknowledged_by": group["acked_by"]}
+            if delivery.keys <= set(told.get(str(step), [])):
                 return 200, {**reply, "duplicate": True}  # Alertmanager's repeat or retry of what was sent
             if not is_open:
                 with self.core.store.tx() as conn:
@@ -151,33 +162,41 @@ class Receiver:
             raise HttpError(503, "the alert group vanished while it was handled; Alertmanager will retry")
         notice = dataclasses.replace(
             notice, incident_id=int(group["id"]), acked_by=group["acked_by"] or "", acked_at=group["acked_at"],
+            event=notice.event if notice.resolved else f"page-{step}",
             ack_url=f"{self.config.monitor.public_url}/ack/{tokens.sign(int(group['id']), self.ack_secret, SCOPE)}")
-        sent, errors = self._send(notice)
+        sent, errors = self._send(notice, step, warning=delivery.severity == "warning")
         if errors:
             log.warning("alertmanager notification failed: %s", "; ".join(errors))
             return 502, {"error": "; ".join(errors), "sent": sent}
         with self.core.store.tx() as conn:
             if notice.resolved:
-                conn.execute("UPDATE alert_groups SET resolved_at = ? WHERE id = ?", (now, group["id"]))
+                recovered = sorted({*recovered, step})
+                done = {int(k) for k in told} <= set(recovered)
+                conn.execute("UPDATE alert_groups SET recovered = ?, resolved_at = ? WHERE id = ?",
+                             (json.dumps(recovered), now if done else None, group["id"]))
             else:
-                told = sorted(set(json.loads(group["told"])) | delivery.keys)
+                told[str(step)] = sorted(set(told.get(str(step), [])) | delivery.keys)
                 conn.execute("UPDATE alert_groups SET told = ? WHERE id = ?", (json.dumps(told), group["id"]))
         return 200, {**reply, "sent": sent, "alert_group": int(group["id"])}
 
-    def _send(self, notice: Notice) -> tuple[int, list[str]]:
-        from uptime.paging import Pager  # recipients() resolves the on-call rotation
+    def _send(self, notice: Notice, step: int, warning: bool) -> tuple[int, list[str]]:
+        from uptime.paging import Pager  # recipients() resolves the on-call rotation at the time of sending
 
         steps = self.config.escalation.steps
         if not steps:
             raise HttpError(409, "no escalation steps are configured, so nobody can be paged; add escalation.steps")
-        sms = tuple(c for c in steps[0].channels if self.config.channels[c].kind == "sms")
-        recipients = Pager(self.core, self.notifiers, b"").recipients(steps[0].notify, sms, self.core.clock.now())
+        if step >= len(steps):
+            raise HttpError(404, f"escalation step {step} does not exist; the config has {len(steps)} steps")
+        # A warning (a certificate about to expire) is email only: it never wakes anyone.
+        channels = tuple(c for c in steps[step].channels if not warning or self.config.channels[c].kind == "email")
+        recipients = Pager(self.core, self.notifiers, b"").recipients(steps[step].notify, channels,
+                                                                      self.core.clock.now())
         if not recipients:
-            raise HttpError(409, "the first escalation step has no SMS channel with a reachable person")
+            raise HttpError(409, f"escalation step {step} has no channel with a reachable person for this alert")
         errors = []
         for channel, recipient in recipients:
             try:
-                self.notifiers[channel].send(notice, recipient)
+                self.notifiers[channel].send(notice, None if recipient == "-" else recipient)
             except NotifyError as exc:
                 errors.append(str(exc))
                 if self.core.metrics:

@@ -44,7 +44,9 @@ def harness(tmp_path: Path, clock: FakeClock, provider: ProviderFake) -> Iterato
                         "api_base": provider.url},
                 "mail": {"type": "email", "host": "127.0.0.1", "port": 25, "starttls": False,
                          "from": "u@example.com"}}
-    h = Harness(base_config(tmp_path, targets, channels), clock, {"TW": "tok"})
+    steps = [{"after": "0m", "notify": ["oncall"], "channels": ["sms"]},
+             {"after": "15m", "notify": ["oncall_next"], "channels": ["sms"]}]
+    h = Harness(base_config(tmp_path, targets, channels, steps), clock, {"TW": "tok"})
     yield h
     h.close()
 
@@ -163,3 +165,29 @@ def test_the_ack_link_acknowledges_the_alert_group(endpoint: str, provider: Prov
     assert forged.status_code == 403
     post(endpoint, payload("firing", [alert("eu-a"), alert("eu-b", fingerprint="def")]))
     assert bodies(provider)[1]["Body"] == "[slotstack] DOWN eu 2/3 checks since 14:02 UTC: UptimeTargetDown."
+
+
+def test_later_escalation_steps_page_the_next_person_until_acknowledged(
+    endpoint: str, provider: ProviderFake,
+) -> None:
+    step1 = endpoint + "/step-1"
+    firing = payload("firing", [alert("eu-a")])
+    assert post(endpoint, firing).json()["sent"] == 1
+    assert post(step1, firing).json()["sent"] == 1  # Alertmanager calls step 1 after its group_wait (15m)
+    assert [(b["To"], b["Body"].split(" checks")[0]) for b in bodies(provider)] == [
+        ("+15550111", "[slotstack] DOWN eu 1/3"), ("+15550112", "[slotstack] ESCALATED DOWN eu 1/3")]
+    ends = "2026-03-03T14:14:44.5Z"
+    done = payload("resolved", [alert("eu-a", "resolved", ends)])
+    assert post(endpoint, done).json()["sent"] == 1
+    assert post(step1, done).json()["sent"] == 1  # both steps hear the recovery, once each
+    assert post(step1, done).json()["sent"] == 0
+    assert [b["To"] for b in bodies(provider)[2:]] == ["+15550111", "+15550112"]
+
+
+def test_an_acknowledged_group_does_not_escalate(endpoint: str, provider: ProviderFake) -> None:
+    post(endpoint, payload("firing", [alert("eu-a")]))
+    base = endpoint.removesuffix("/alertmanager")
+    requests.post(base + ACK.removeprefix("https://uptime.example.com"), data={"by": "alice"}, timeout=5)
+    reply = post(endpoint + "/step-1", payload("firing", [alert("eu-a")]))
+    assert reply.json() == {"sent": 0, "cell": "eu", "status": "firing", "acknowledged_by": "alice"}
+    assert len(provider.requests) == 1
