@@ -97,8 +97,9 @@ class Core:
 
     # -- results -----------------------------------------------------------------------------------
 
-    def record(self, result: Result) -> None:
-        """Store a result, advance the target's state machine, open or resolve the cell's incident."""
+    def record(self, result: Result) -> TargetState:
+        """Store a result, advance the target's state machine, open or resolve the cell's incident; return the
+        target's new state at the result's location."""
         if result.target not in self.targets:
             raise UptimeError(f"unknown target {result.target!r}; it is not in {self.config.source}")
         th = self.config.thresholds
@@ -133,6 +134,7 @@ class Core:
                 self._evaluate_cell(conn, result.cell)
         if self.metrics:
             self.metrics.observe(result)
+        return new
 
     def _check(self, conn: sqlite3.Connection, cell: str) -> CellCheck:
         """Targets of ``cell`` that a quorum of fresh locations sees down, and those nobody saw lately.
