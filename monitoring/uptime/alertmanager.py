@@ -137,6 +137,7 @@ class Receiver:
                                  (delivery.group_key,)).fetchone()
         is_open = group is not None and group["resolved_at"] is None
         told: dict[str, list[str]] = json.loads(group["told"]) if is_open and group else {}
+        reminder = False
         recovered: list[int] = json.loads(group["recovered"]) if is_open and group else []
         reply: dict[str, Any] = {"sent": 0, "cell": notice.cell, "status": "resolved" if notice.resolved else
                                  "firing"}
@@ -152,7 +153,9 @@ class Receiver:
                 # An acknowledgement stops escalation, as it does for the monitor's own incidents.
                 return 200, {**reply, "acknowledged_by": group["acked_by"]}
             if delivery.keys <= set(told.get(str(step), [])):
-                return 200, {**reply, "duplicate": True}  # Alertmanager's repeat or retry of what was sent
+                if not self._reminder_due(group, step, now):
+                    return 200, {**reply, "duplicate": True}  # Alertmanager's retry of what was sent
+                reminder = True
             if not is_open:
                 with self.core.store.tx() as conn:
                     cur = conn.execute("INSERT INTO alert_groups (group_key, cell, opened_at) VALUES (?, ?, ?)",
@@ -162,7 +165,7 @@ class Receiver:
             raise HttpError(503, "the alert group vanished while it was handled; Alertmanager will retry")
         notice = dataclasses.replace(
             notice, incident_id=int(group["id"]), acked_by=group["acked_by"] or "", acked_at=group["acked_at"],
-            event=notice.event if notice.resolved else f"page-{step}",
+            event=notice.event if notice.resolved else "reminder-1" if reminder else f"page-{step}",
             ack_url=f"{self.config.monitor.public_url}/ack/{tokens.sign(int(group['id']), self.ack_secret, SCOPE)}")
         sent, errors = self._send(notice, step, warning=delivery.severity == "warning")
         if errors:
@@ -176,8 +179,20 @@ class Receiver:
                              (json.dumps(recovered), now if done else None, group["id"]))
             else:
                 told[str(step)] = sorted(set(told.get(str(step), [])) | delivery.keys)
-                conn.execute("UPDATE alert_groups SET told = ? WHERE id = ?", (json.dumps(told), group["id"]))
+                sent_at = {**json.loads(group["sent_at"]), str(step): now}
+                conn.execute("UPDATE alert_groups SET told = ?, sent_at = ? WHERE id = ?",
+                             (json.dumps(told), json.dumps(sent_at), group["id"]))
         return 200, {**reply, "sent": sent, "alert_group": int(group["id"])}
+
+    def _reminder_due(self, group: Any, step: int, now: float) -> bool:
+        """Alertmanager repeats an unresolved group every ``repeat_interval`` (the export sets it to
+        ``reminder_every``); such a repeat is a reminder unless the group was acknowledged. Anything sooner
+        is a retry of what was already delivered."""
+        every = self.config.escalation.reminder_every
+        last = json.loads(group["sent_at"]).get(str(step))
+        if not every or group["acked_at"] is not None or last is None:
+            return False
+        return bool(now >= float(last) + 0.9 * every)  # Alertmanager's timer is not exact to the second
 
     def _send(self, notice: Notice, step: int, warning: bool) -> tuple[int, list[str]]:
         from uptime.paging import Pager  # recipients() resolves the on-call rotation at the time of sending

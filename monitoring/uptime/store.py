@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alert_groups (
     id INTEGER PRIMARY KEY AUTOINCREMENT, group_key TEXT NOT NULL, cell TEXT NOT NULL, opened_at REAL NOT NULL,
     resolved_at REAL, acked_at REAL, acked_by TEXT, told TEXT NOT NULL DEFAULT '{}',
-    recovered TEXT NOT NULL DEFAULT '[]');
+    recovered TEXT NOT NULL DEFAULT '[]', sent_at TEXT NOT NULL DEFAULT '{}');
 CREATE INDEX IF NOT EXISTS alert_groups_key ON alert_groups (group_key, resolved_at);
 CREATE TABLE IF NOT EXISTS monitor_gaps (start REAL NOT NULL, end REAL NOT NULL, PRIMARY KEY (start));
 """

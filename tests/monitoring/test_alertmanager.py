@@ -191,3 +191,32 @@ def test_an_acknowledged_group_does_not_escalate(endpoint: str, provider: Provid
     reply = post(endpoint + "/step-1", payload("firing", [alert("eu-a")]))
     assert reply.json() == {"sent": 0, "cell": "eu", "status": "firing", "acknowledged_by": "alice"}
     assert len(provider.requests) == 1
+
+
+def test_alertmanager_repeats_become_reminders_until_acknowledged(
+    tmp_path: Path, clock: FakeClock, provider: ProviderFake,
+) -> None:
+    channels = {"sms": {"type": "twilio", "account_sid": SID, "auth_token_env": "TW", "from": "+15550100",
+                        "api_base": provider.url}}
+    steps = [{"after": "0m", "notify": ["oncall"], "channels": ["sms"]}]
+    doc = base_config(tmp_path, [{"name": "eu-a", "cell": "eu", "url": "http://127.0.0.1:9/"}], channels, steps,
+                      escalation={"steps": steps, "reminder_every": "10m"})
+    h = Harness(doc, clock, {"TW": "tok"})
+    server = serve(h, {"UPTIME_ALERTMANAGER_TOKEN": TOKEN})
+    url = f"http://127.0.0.1:{server.port}/alertmanager"
+    try:
+        firing = payload("firing", [alert("eu-a")])
+        post(url, firing)
+        clock.advance(60)
+        assert post(url, firing).json()["duplicate"] is True  # a retry, not a reminder
+        clock.advance(600)  # Alertmanager's repeat_interval (the export sets it to reminder_every)
+        assert post(url, firing).json()["sent"] == 1
+        base = url.removesuffix("/alertmanager")
+        requests.post(base + ACK.removeprefix("https://uptime.example.com"), data={"by": "alice"}, timeout=5)
+        clock.advance(600)
+        assert post(url, firing).json()["duplicate"] is True  # acknowledged: no more reminders
+        assert [b["Body"].split(" eu")[0] for b in bodies(provider)] == [
+            "[slotstack] DOWN", "[slotstack] REMINDER DOWN"]
+    finally:
+        server.stop()
+        h.close()
