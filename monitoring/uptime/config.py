@@ -12,6 +12,8 @@ import yaml
 
 from uptime.configparse import ConfigError, Section
 from uptime.flapping import FlapPolicy
+from uptime.notify import validate_channel
+from uptime.notify.base import Channel
 from uptime.schedule import (
     EscalationPolicy,
     MaintenanceWindow,
@@ -56,20 +58,6 @@ class Target:
     interval: float = 30.0
     timeout: float = 10.0
     ca_file: str | None = None
-
-
-@dataclass(frozen=True)
-class Channel:
-    """A notification channel; ``options`` are validated by the channel type's notifier."""
-
-    name: str
-    type: str
-    options: dict[str, Any]
-
-    @property
-    def kind(self) -> str:
-        """``email``, ``sms`` or ``webhook``: which address of a person it needs."""
-        return {"email": "email", "webhook": "webhook"}.get(self.type, "sms")
 
 
 @dataclass(frozen=True)
@@ -290,8 +278,6 @@ def _target(sec: Section, defaults: Section) -> Target:
 
 
 def _channels(sec: Section) -> dict[str, Channel]:
-    from uptime.notify import validate_channel  # the registry imports config types
-
     channels = {}
     for name, options in sec.data.items():
         key = sec.key(str(name))
