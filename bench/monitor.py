@@ -1,8 +1,10 @@
 """Uptime monitor benchmark: detection latency, and probe throughput next to blackbox_exporter.
 
-(a) detect_s: three cells each with one local target, probed every 10 s, thresholds 2 and 2; all three
-    targets start failing at once; the time from that moment to each SMS request reaching a local
-    Twilio-compatible fake (median of the three is reported, max printed too).
+(a) detect_s / detect_max_s: three cells each with one local target, probed every 10 s, thresholds 2 and
+    2; all three targets start failing at once; the time from that moment to each SMS request reaching a
+    local Twilio-compatible fake (median and max of the three).
+    false_pages: in the same monitor, for --false-minutes (default 5), ten more cells whose targets fail
+    one request in 20 (fixed seed, never two in a row); every page for them is a false page.
 (b) probes_per_s / rss_mb: 1,000 local targets at a 1 s interval, served by an asyncio HTTP server in its
     own process; probes/s counted at the target server by User-Agent over a steady window; rss_mb is the
     monitor process's peak RSS (VmHWM).
@@ -10,7 +12,7 @@
     driven by Prometheus (the way it is deployed) with the scrape config `uptime export prometheus`
     generates, at the same 1 s interval, counted the same way.
 
-Usage: .venv/bin/python bench/monitor.py [--targets 1000] [--window 20] [--skip-blackbox]
+Usage: .venv/bin/python bench/monitor.py [--targets 1000] [--window 20] [--false-minutes 5] [--skip-blackbox]
 The last line printed is one JSON object.
 """
 
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -32,6 +35,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import parse_qs
 
 import yaml
 
@@ -140,20 +144,36 @@ class _Sms(BaseHTTPRequestHandler):
         self.wfile.write(b"{}")
 
 
+FLAKY_CELLS = 10
+FLAKY_SEED = 15
+
+
 class _Target(BaseHTTPRequestHandler):
     down = False
+    # Per flaky path: its own seeded generator and whether the previous answer was a failure.
+    flaky: ClassVar[dict[str, tuple[random.Random, list[bool]]]] = {}
+    injected = 0
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def _fails(self) -> bool:
+        if not self.path.startswith("/flaky/"):
+            return _Target.down
+        rng, last = _Target.flaky.setdefault(self.path, (random.Random(f"{FLAKY_SEED}{self.path}"), [False]))
+        fail = not last[0] and rng.random() < 1 / 20
+        last[0] = fail
+        _Target.injected += fail
+        return fail
+
     def do_GET(self) -> None:
-        self.send_response(503 if _Target.down else 200)
+        self.send_response(503 if self._fails() else 200)
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
 
 
-def detection(tmp: Path) -> tuple[float, float]:
+def detection(tmp: Path, false_minutes: float) -> tuple[float, float, int, int]:
     from uptime import config
     from uptime.service import Service
 
@@ -169,7 +189,9 @@ def detection(tmp: Path) -> tuple[float, float]:
         "monitor": {"database": str(tmp / "detect.db"), "status_dir": str(tmp / "status")},
         "thresholds": {"down_after": 2, "up_after": 2},
         "targets": [{"name": f"{cell}-healthz", "cell": cell, "interval": "10s", "timeout": "2s",
-                     "url": f"http://127.0.0.1:{target.server_address[1]}/{cell}"} for cell in ("us", "eu", "au")],
+                     "url": f"http://127.0.0.1:{target.server_address[1]}/{cell}"} for cell in ("us", "eu", "au")]
+        + [{"name": f"f{i}-healthz", "cell": f"f{i}", "interval": "10s", "timeout": "2s",
+            "url": f"http://127.0.0.1:{target.server_address[1]}/flaky/{i}"} for i in range(FLAKY_CELLS)],
         "channels": {"sms": {"type": "twilio", "account_sid": sid, "auth_token_env": "TW", "from": "+15550100",
                              "api_base": f"http://127.0.0.1:{sms.server_address[1]}"}},
         "people": {"alice": {"phone": "+15550111"}},
@@ -178,20 +200,28 @@ def detection(tmp: Path) -> tuple[float, float]:
     service = Service(config.parse(doc), environ={"TW": "x", "UPTIME_ACK_SECRET": "k"}, port=0)
     thread = threading.Thread(target=service.run, daemon=True)
     thread.start()
+    began = time.monotonic()
     time.sleep(12)  # every target probed healthy at least once
     _Target.down = True
     broke = time.monotonic()
+
+    def cell(body: str) -> str:
+        return parse_qs(body)["Body"][0].split()[2]  # "[slotstack] DOWN us 1/1 checks ..."
+
     deadline = broke + 60
-    while len(_Sms.arrivals) < 3 and time.monotonic() < deadline:
+    while len([b for _, b in _Sms.arrivals if not cell(b).startswith("f")]) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
+    delays = [t - broke for t, b in _Sms.arrivals if not cell(b).startswith("f")][:3]
+    # The flaky cells keep running in the same monitor until the false-page window is over.
+    time.sleep(max(0.0, began + false_minutes * 60 - time.monotonic()))
     service.stop()
     thread.join(10)
     target.shutdown()
     sms.shutdown()
-    delays = [t - broke for t, _ in _Sms.arrivals[:3]]
     if len(delays) < 3:
         raise RuntimeError(f"only {len(delays)} of 3 pages arrived within 60 s")
-    return statistics.median(delays), max(delays)
+    false_pages = sum(1 for _, b in _Sms.arrivals if cell(b).startswith("f"))
+    return statistics.median(delays), max(delays), false_pages, _Target.injected
 
 
 # ---------------------------------------------------------------------------------- (b) throughput
@@ -271,20 +301,25 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=20.0, help="seconds of steady state measured")
     parser.add_argument("--skip-blackbox", action="store_true")
     parser.add_argument("--skip-detection", action="store_true")
+    parser.add_argument("--false-minutes", type=float, default=5.0,
+                        help="minutes the one-in-20 flaky targets run for the false_pages figure")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="uptime-bench-") as name:
         tmp = Path(name)
         detect_median = detect_max = None
+        false_pages: int | None = None
         if not args.skip_detection:
-            detect_median, detect_max = detection(tmp)
-            print(f"detection: median {detect_median:.1f}s, max {detect_max:.1f}s (3 cells, interval 10s, 2/2)")
+            detect_median, detect_max, false_pages, injected = detection(tmp, args.false_minutes)
+            print(f"detection: median {detect_median:.1f}s, max {detect_max:.1f}s (3 cells, interval 10s, 2/2); "
+                  f"false pages {false_pages} from {injected} single failures in {args.false_minutes:g} min")
         load = throughput(tmp, args.targets, args.window, args.skip_blackbox)
         print(f"throughput ({args.targets} targets, 1s interval): uptime {load['probes_per_s']}/s "
               f"peak RSS {load['rss_mb']} MB; blackbox_exporter {load['blackbox_probes_per_s']}/s "
               f"RSS {load['blackbox_rss_mb']} MB; {os.cpu_count()} CPUs")
     # The machine is shared: the 1-minute load average says how much CPU the run really had.
     print(json.dumps({"detect_s": None if detect_median is None else round(detect_median, 1),
-                      "detect_max_s": None if detect_max is None else round(detect_max, 1), **load,
+                      "detect_max_s": None if detect_max is None else round(detect_max, 1),
+                      "false_pages": false_pages, **load,
                       "load_avg_1m": round(os.getloadavg()[0], 1)}))
 
 

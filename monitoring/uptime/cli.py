@@ -145,9 +145,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Write Prometheus, blackbox_exporter and Alertmanager files for this config."""
     from uptime import promexport
 
-    files = promexport.write(_config(args), args.out, args.monitor_url, args.blackbox, args.alertmanager)
+    cfg = _config(args)
+    files = promexport.write(cfg, args.out, args.monitor_url, args.blackbox, args.alertmanager, args.token_file)
     for path in files:
         print(path)
+    limits = promexport.limits(cfg)
+    for severity, message in limits:
+        print(f"{'not exported' if severity == 'cannot' else 'approximated'}: {message}", file=sys.stderr)
+    if args.strict and any(severity == "cannot" for severity, _ in limits):
+        print("error: some checks cannot be exported (see above); keep them on the uptime monitor, or export "
+              "without --strict", file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 
@@ -196,6 +204,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--monitor-url", help="URL Alertmanager uses for the monitor (default monitor.public_url)")
     p.add_argument("--blackbox", default="127.0.0.1:9115", help="blackbox_exporter address per location")
     p.add_argument("--alertmanager", default="127.0.0.1:9093", help="Alertmanager address for Prometheus")
+    p.add_argument("--token-file", default="/etc/alertmanager/uptime_token",
+                   help="file Alertmanager reads the monitor's webhook bearer token from")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a check cannot be exported")
     return top
 
 

@@ -11,6 +11,9 @@ from urllib.parse import urlsplit
 import yaml
 
 from uptime.configparse import ConfigError, Section
+from uptime.flapping import FlapPolicy
+from uptime.notify import validate_channel
+from uptime.notify.base import Channel
 from uptime.schedule import (
     EscalationPolicy,
     MaintenanceWindow,
@@ -58,20 +61,6 @@ class Target:
 
 
 @dataclass(frozen=True)
-class Channel:
-    """A notification channel; ``options`` are validated by the channel type's notifier."""
-
-    name: str
-    type: str
-    options: dict[str, Any]
-
-    @property
-    def kind(self) -> str:
-        """``email``, ``sms`` or ``webhook``: which address of a person it needs."""
-        return {"email": "email", "webhook": "webhook"}.get(self.type, "sms")
-
-
-@dataclass(frozen=True)
 class Thresholds:
     """Consecutive failures before down, successes before up, locations that must agree."""
 
@@ -79,6 +68,7 @@ class Thresholds:
     up_after: int = 2
     quorum: int = 1
     group_wait: float = 0.0
+    flapping: FlapPolicy = field(default_factory=FlapPolicy)
 
 
 @dataclass(frozen=True)
@@ -93,6 +83,7 @@ class Monitor:
     runbook_url: str = ""
     ack_secret_env: str = "UPTIME_ACK_SECRET"  # noqa: S105 - the variable's name, not a secret
     agent_key_env: str = "UPTIME_AGENT_KEY"
+    alertmanager_token_env: str = "UPTIME_ALERTMANAGER_TOKEN"  # noqa: S105 - the variable's name
     concurrency: int = 32
     locations: tuple[str, ...] = ("local",)
     location: str = "local"
@@ -158,7 +149,8 @@ def parse(data: Any, source: str = "<config>") -> Config:
 def _monitor(sec: Section) -> Monitor:
     sec.reject_unknown(
         ["listen", "public_url", "database", "status_dir", "runbook_url", "ack_secret_env", "agent_key_env",
-         "concurrency", "locations", "location", "agent_silence", "product", "probe_locally"]
+         "alertmanager_token_env", "concurrency", "locations", "location", "agent_silence", "product",
+         "probe_locally"]
     )
     listen = sec.text("listen", "127.0.0.1:8470")
     host, _, port = listen.rpartition(":")
@@ -176,6 +168,7 @@ def _monitor(sec: Section) -> Monitor:
         runbook_url=sec.text("runbook_url", "") if sec.has("runbook_url") else "",
         ack_secret_env=sec.text("ack_secret_env", "UPTIME_ACK_SECRET"),
         agent_key_env=sec.text("agent_key_env", "UPTIME_AGENT_KEY"),
+        alertmanager_token_env=sec.text("alertmanager_token_env", "UPTIME_ALERTMANAGER_TOKEN"),
         concurrency=sec.integer("concurrency", 32, 1, 4096), locations=locations, location=location,
         agent_silence=sec.duration("agent_silence", "5m", 10), product=sec.text("product", "slotstack"),
         probe_locally=sec.flag("probe_locally", True),
@@ -183,7 +176,7 @@ def _monitor(sec: Section) -> Monitor:
 
 
 def _thresholds(sec: Section, n_locations: int) -> Thresholds:
-    sec.reject_unknown(["down_after", "up_after", "quorum", "group_wait"])
+    sec.reject_unknown(["down_after", "up_after", "quorum", "group_wait", "flapping"])
     quorum = sec.integer("quorum", 1, 1, 1000)
     if quorum > n_locations:
         raise ConfigError(
@@ -192,8 +185,20 @@ def _thresholds(sec: Section, n_locations: int) -> Thresholds:
         )
     return Thresholds(
         down_after=sec.integer("down_after", 2, 1, 100), up_after=sec.integer("up_after", 2, 1, 100),
-        quorum=quorum, group_wait=sec.duration("group_wait", "0s"),
+        quorum=quorum, group_wait=sec.duration("group_wait", "0s"), flapping=_flapping(sec.sub("flapping", {})),
     )
+
+
+def _flapping(sec: Section) -> FlapPolicy:
+    sec.reject_unknown(["window", "low", "high"])
+    default = FlapPolicy()
+    low, high = (sec.raw(name, getattr(default, name)) for name in ("low", "high"))
+    for name, value in (("low", low), ("high", high)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+            raise ConfigError(f"{sec.key(name)}: {value!r} is not a percentage in (0, 100]")
+    if low >= high:
+        raise ConfigError(f"{sec.key('low')}: {low} must be below flapping.high {high} (the hysteresis band)")
+    return FlapPolicy(window=sec.integer("window", default.window, 4, 100), low=float(low), high=float(high))
 
 
 def _check_url(url: str, key: str) -> None:
@@ -273,8 +278,6 @@ def _target(sec: Section, defaults: Section) -> Target:
 
 
 def _channels(sec: Section) -> dict[str, Channel]:
-    from uptime.notify import validate_channel  # the registry imports config types
-
     channels = {}
     for name, options in sec.data.items():
         key = sec.key(str(name))

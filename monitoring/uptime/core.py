@@ -7,7 +7,7 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 
-from uptime import history, state
+from uptime import flapping, history, state
 from uptime.clock import Clock
 from uptime.config import Config
 from uptime.metrics import Metrics
@@ -30,6 +30,18 @@ class CellView:
     down: list[str]
     total: int
     incident_id: int | None
+    unknown: tuple[str, ...] = ()  # failing when last seen, not probed since (the monitor or an agent was away)
+    flapping: bool = False  # its open incident flaps: it pages again only once stable
+
+
+@dataclass(frozen=True)
+class CellCheck:
+    """One evaluation of a cell: what fails now, how many checks it has, and what is not known."""
+
+    failing: list[dict[str, object]]
+    total: int
+    unknown: list[str]
+    unsettled: list[str]  # failed within the last half flap window: too soon to call a flapping cell stable
 
 
 class Core:
@@ -41,11 +53,53 @@ class Core:
         self.clock = clock
         self.metrics = metrics
         self.targets = {t.name: t for t in config.targets}
+        self.started_at = clock.now()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def resume(self) -> float:
+        """Start after a stop of any length; returns the seconds the monitor was away (0 if none).
+
+        The time since the monitor was last alive is stored as a gap: unknown, never up, and not part of
+        any uptime figure. Open incidents stay open; the per-target states they rest on were persisted,
+        so a recovery still needs ``up_after`` successes, and those can only come from fresh probes.
+        """
+        now = self.clock.now()
+        self.started_at = now
+        intervals = [t.interval for t in self.config.targets] or [30.0]
+        with self.store.tx() as conn:
+            last = max(float(conn.execute("SELECT COALESCE(MAX(ts), 0) FROM results").fetchone()[0]),
+                       float(conn.execute("SELECT COALESCE(MAX(CAST(value AS REAL)), 0) FROM kv"
+                                          " WHERE key = 'alive_at'").fetchone()[0]))
+            away = now - last if last else 0.0
+            # Shorter than two probe intervals is an ordinary restart: no probe was missed.
+            if away > 2 * min(intervals):
+                conn.execute("INSERT OR REPLACE INTO monitor_gaps (start, end) VALUES (?, ?)", (last, now))
+                log.warning("the monitor was away for %.0fs; that time is recorded as unknown", away)
+            else:
+                away = 0.0
+            self._alive(conn, now)
+            if self.metrics:
+                for cell in self.config.cells():
+                    open_now = conn.execute("SELECT 1 FROM incidents WHERE cell = ? AND resolved_at IS NULL",
+                                            (cell,)).fetchone()
+                    self.metrics.incidents.labels(cell).set(1 if open_now else 0)
+        return away
+
+    def heartbeat(self) -> None:
+        """Note that the monitor is alive, so a later start knows when it stopped."""
+        with self.store.tx() as conn:
+            self._alive(conn, self.clock.now())
+
+    @staticmethod
+    def _alive(conn: sqlite3.Connection, now: float) -> None:
+        conn.execute("INSERT OR REPLACE INTO kv (key, value) VALUES ('alive_at', ?)", (repr(now),))
 
     # -- results -----------------------------------------------------------------------------------
 
-    def record(self, result: Result) -> None:
-        """Store a result, advance the target's state machine, open or resolve the cell's incident."""
+    def record(self, result: Result) -> TargetState:
+        """Store a result, advance the target's state machine, open or resolve the cell's incident; return the
+        target's new state at the result's location."""
         if result.target not in self.targets:
             raise UptimeError(f"unknown target {result.target!r}; it is not in {self.config.source}")
         th = self.config.thresholds
@@ -57,67 +111,119 @@ class Core:
                 else TargetState(state.UP, 0, result.ts)
             new = state.advance(current, result.ok, result.ts, result.kind, result.error,
                                 th.down_after, th.up_after)
+            past = row["history"] if row else ""
+            was_flapping = bool(row["flapping"]) if row else False
+            recent = flapping.remember(past, new.state in state.FAILING, th.flapping)
+            flaps = flapping.flapping(recent, was_flapping, th.flapping)
             conn.execute(
-                "INSERT OR REPLACE INTO target_state (target, location, state, count, since, kind, error, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (result.target, result.location, new.state, new.count, new.since, new.kind, new.error, result.ts),
+                "INSERT OR REPLACE INTO target_state (target, location, state, count, since, kind, error, updated,"
+                " history, flapping) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (result.target, result.location, new.state, new.count, new.since, new.kind, new.error, result.ts,
+                 recent, int(flaps)),
             )
             if new.state != current.state:
                 log.info("target %s at %s: %s -> %s", result.target, result.location, current.state, new.state)
+            if flaps != was_flapping:
+                log.warning("target %s at %s %s flapping (%.0f%% state change)", result.target, result.location,
+                            "started" if flaps else "stopped", flapping.percent(recent, th.flapping))
             # Re-evaluating a cell costs a query per target; only a state change or an open incident
             # (whose failure list must stay current) can change the outcome.
-            if new.state != current.state or conn.execute(
+            if new.state != current.state or flaps != was_flapping or conn.execute(
                 "SELECT 1 FROM incidents WHERE cell = ? AND resolved_at IS NULL", (result.cell,)
             ).fetchone():
                 self._evaluate_cell(conn, result.cell)
         if self.metrics:
             self.metrics.observe(result)
+        return new
 
-    def _failing(self, conn: sqlite3.Connection, cell: str) -> tuple[list[dict[str, object]], int]:
-        """Targets of ``cell`` that a quorum of fresh locations sees down."""
+    def _check(self, conn: sqlite3.Connection, cell: str) -> CellCheck:
+        """Targets of ``cell`` that a quorum of fresh locations sees down, and those nobody saw lately.
+
+        A location that reported a failure and then fell silent (the monitor was stopped, an agent died)
+        makes its target unknown, not up: an incident never resolves on the absence of news.
+        """
         now = self.clock.now()
         freshness = max(self.config.monitor.agent_silence, 1.0)
+        locations = set(self.config.monitor.locations)
         failing = []
+        unknown = []
+        unsettled = []
+        settle = self.config.thresholds.flapping.window // 2
         cell_targets = self.config.cell_targets(cell)
         for target in cell_targets:
-            rows = conn.execute(
-                "SELECT * FROM target_state WHERE target = ? AND updated >= ? - ?"
-                " ORDER BY since", (target.name, now, freshness + 3 * target.interval),
-            ).fetchall()
-            down = [r for r in rows if r["state"] in state.FAILING]
+            rows = [r for r in conn.execute("SELECT * FROM target_state WHERE target = ? ORDER BY since",
+                                            (target.name,)).fetchall() if r["location"] in locations]
+            cutoff = now - freshness - 3 * target.interval
+            # A flapping target counts as failing until it is stable: that is what holds its incident open.
+            bad = [r for r in rows if r["state"] in state.FAILING or r["flapping"]]
+            if any(r["updated"] < cutoff for r in bad):
+                unknown.append(target.name)
+            down = [r for r in bad if r["updated"] >= cutoff]
+            if any("1" in r["history"][-settle:] for r in rows):
+                unsettled.append(target.name)
             if len(down) >= self.config.thresholds.quorum:
-                failing.append({"target": target.name, "url": target.url, "kind": down[0]["kind"] or "failing",
+                kind = "flapping" if any(r["flapping"] for r in down) else down[0]["kind"] or "failing"
+                failing.append({"target": target.name, "url": target.url, "kind": kind,
                                 "error": down[0]["error"], "since": min(r["since"] for r in down),
                                 "locations": [r["location"] for r in down]})
-        return failing, len(cell_targets)
+        return CellCheck(failing, len(cell_targets), unknown, unsettled)
 
     def _evaluate_cell(self, conn: sqlite3.Connection, cell: str) -> None:
-        failing, total = self._failing(conn, cell)
+        check = self._check(conn, cell)
+        failing, total = check.failing, check.total
         now = self.clock.now()
         incident = conn.execute("SELECT * FROM incidents WHERE cell = ? AND resolved_at IS NULL", (cell,)).fetchone()
         if failing and incident is None:
+            incident = self._relapse(conn, cell, now)
+        flaps = any(f["kind"] == "flapping" for f in failing)
+        if failing and incident is None:
             since = min(float(str(f["since"])) for f in failing)
             conn.execute(
-                "INSERT INTO incidents (cell, opened_at, since, targets, failures, total, peak)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO incidents (cell, opened_at, since, targets, failures, total, peak, flapping)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (cell, now, since, json.dumps([f["target"] for f in failing]), json.dumps(failing), total,
-                 len(failing)),
+                 len(failing), int(flaps)),
             )
             log.warning("incident opened for cell %s: %d/%d checks failing", cell, len(failing), total)
         elif failing and incident is not None:
             names = list(dict.fromkeys([*json.loads(incident["targets"]), *(str(f["target"]) for f in failing)]))
-            conn.execute("UPDATE incidents SET targets = ?, failures = ?, total = ?, peak = MAX(peak, ?)"
-                         " WHERE id = ?", (json.dumps(names), json.dumps(failing), total, len(failing),
-                                            incident["id"]))
+            conn.execute("UPDATE incidents SET targets = ?, failures = ?, total = ?, peak = MAX(peak, ?),"
+                         " flapping = MAX(flapping, ?) WHERE id = ?",
+                         (json.dumps(names), json.dumps(failing), total, len(failing), int(flaps), incident["id"]))
+        elif not failing and incident is not None and check.unknown:
+            log.info("incident %s for cell %s stays open until %s are probed again", incident["id"], cell,
+                     ", ".join(check.unknown))
+        elif not failing and incident is not None and incident["flapping"] and check.unsettled:
+            pass  # a flapping cell recovers only once its checks have been up for half a flap window
         elif not failing and incident is not None:
             conn.execute("UPDATE incidents SET resolved_at = ? WHERE id = ?", (now, incident["id"]))
             # Pages that never got through are moot now; recovery goes only to those who were paged.
             conn.execute("UPDATE notifications SET status = 'cancelled' WHERE incident_id = ? AND status = 'pending'"
-                         " AND event != 'recovery'", (incident["id"],))
+                         " AND event NOT LIKE 'recovery%'", (incident["id"],))
             log.warning("incident %s for cell %s resolved", incident["id"], cell)
         if self.metrics:
-            open_now = 1 if failing else 0
-            self.metrics.incidents.labels(cell).set(open_now)
+            still_open = failing or (incident is not None and (check.unknown or (incident["flapping"]
+                                                                              and check.unsettled)))
+            self.metrics.incidents.labels(cell).set(1 if still_open else 0)
+
+    def _relapse(self, conn: sqlite3.Connection, cell: str, now: float) -> sqlite3.Row | None:
+        """Reopen the cell's last incident if it resolved within one flap window: the cell is flapping.
+
+        Its people were paged already; a new incident would page them again for the same trouble. The
+        window is as long as the flap history of the cell's fastest check (window + 1 results).
+        """
+        last = conn.execute("SELECT * FROM incidents WHERE cell = ? AND resolved_at IS NOT NULL ORDER BY id DESC"
+                            " LIMIT 1", (cell,)).fetchone()
+        if last is None:
+            return None
+        fastest = min(t.interval for t in self.config.cell_targets(cell))
+        if now - float(last["resolved_at"]) > (self.config.thresholds.flapping.window + 1) * fastest:
+            return None
+        conn.execute("UPDATE incidents SET resolved_at = NULL, recovery_planned = 0, flapping = 1,"
+                     " reopened = reopened + 1 WHERE id = ?", (last["id"],))
+        log.warning("cell %s failed again %.0fs after incident %s resolved: reopened as flapping", cell,
+                    now - float(last["resolved_at"]), last["id"])
+        return conn.execute("SELECT * FROM incidents WHERE id = ?", (last["id"],)).fetchone()
 
     # -- people ------------------------------------------------------------------------------------
 
@@ -132,7 +238,7 @@ class Core:
             conn.execute("UPDATE incidents SET acked_at = ?, acked_by = ? WHERE id = ?",
                          (self.clock.now(), by, incident_id))
             conn.execute("UPDATE notifications SET status = 'cancelled' WHERE incident_id = ? AND status = 'pending'"
-                         " AND event != 'recovery'", (incident_id,))
+                         " AND event NOT LIKE 'recovery%'", (incident_id,))
         log.info("incident %s acknowledged by %s", incident_id, by)
         return True
 
@@ -161,7 +267,9 @@ class Core:
         out = []
         for cell in self.config.cells():
             with self.store.lock:
-                failing, total = self._failing(self.store.conn, cell)
-            row = self.store.one("SELECT id FROM incidents WHERE cell = ? AND resolved_at IS NULL", (cell,))
-            out.append(CellView(cell, [str(f["target"]) for f in failing], total, row["id"] if row else None))
+                check = self._check(self.store.conn, cell)
+            row = self.store.one("SELECT id, flapping FROM incidents WHERE cell = ? AND resolved_at IS NULL",
+                                 (cell,))
+            out.append(CellView(cell, [str(f["target"]) for f in check.failing], check.total,
+                                row["id"] if row else None, tuple(check.unknown), bool(row and row["flapping"])))
         return out

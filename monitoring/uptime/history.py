@@ -82,6 +82,7 @@ def daily(store: Store, targets: list[str], now: float, days: int = 90) -> list[
         (*targets, first),
     )
     by_day = {int(r["day"]): r for r in rows}
+    away = gaps(store, first, now)
     out: list[dict[str, object]] = []
     for index in range(days):
         day = first + index * 86400
@@ -89,12 +90,23 @@ def daily(store: Store, targets: list[str], now: float, days: int = 90) -> list[
         total = int(row["total"]) if row else 0
         out.append({
             "day": day,
+            "unknown_s": round(sum(max(0.0, min(end, day + 86400) - max(start, day)) for start, end in away)),
             "total": total,
             "ok": int(row["ok"]) if row else 0,
             "uptime": round(100.0 * row["ok"] / total, 3) if row and total else None,
             "latency_ms": round(1000 * row["dsum"] / total, 1) if row and total else None,
         })
     return out
+
+
+def gaps(store: Store, since: float, until: float) -> list[tuple[float, float]]:
+    """The spans between ``since`` and ``until`` when the monitor itself was not running (oldest first).
+
+    Nothing was probed then, so those spans are unknown: they add to no uptime figure, up or down.
+    """
+    rows = store.query("SELECT start, end FROM monitor_gaps WHERE end > ? AND start < ? ORDER BY start",
+                       (since, until))
+    return [(max(float(r["start"]), since), min(float(r["end"]), until)) for r in rows]
 
 
 def latency_series(store: Store, targets: list[str], now: float, hours: int = 24) -> list[tuple[int, float]]:

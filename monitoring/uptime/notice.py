@@ -34,7 +34,7 @@ class Notice:
 
     incident_id: int
     cell: str
-    event: str  # page-N, reminder-N, recovery, test
+    event: str  # page-N, reminder-N, update-N, ack, recovery, test
     resolved: bool
     down: int
     total: int
@@ -46,6 +46,11 @@ class Notice:
     runbook_url: str = ""
     product: str = "slotstack"
     extra: dict[str, Any] = field(default_factory=dict)
+    acked_by: str = ""
+    acked_at: float | None = None
+    worse: tuple[str, ...] = ()  # an update: checks (or check@location) failing since the last notice
+    better: tuple[str, ...] = ()  # an update: checks that are fine again while others still fail
+    flapping: bool = False  # the incident flapped: paging paused until it was stable
 
     def to_json(self) -> str:
         """Serialise for the notification outbox."""
@@ -56,6 +61,8 @@ class Notice:
         """Inverse of :meth:`to_json`."""
         data = json.loads(text)
         data["failures"] = tuple(Failure(**f) for f in data["failures"])
+        for name in ("worse", "better"):
+            data[name] = tuple(data.get(name, ()))
         return cls(**data)
 
     @property
@@ -65,6 +72,28 @@ class Notice:
         for failure in self.failures:
             counts[failure.kind] = counts.get(failure.kind, 0) + 1
         return sorted(counts, key=lambda k: (-counts[k], k))
+
+    @property
+    def prefix(self) -> str:
+        """``REMINDER``, ``ESCALATED``, ``WORSE`` or ``BETTER`` for a notice that is not the first page."""
+        kind, _, step = self.event.partition("-")
+        if kind == "reminder":
+            return "REMINDER"
+        if kind == "page" and step.isdigit() and int(step) > 0:
+            return "ESCALATED"
+        if kind == "update":
+            return "WORSE" if self.worse else "BETTER"
+        return ""
+
+    @property
+    def change(self) -> str:
+        """What an update changed, e.g. ``now also eu-1`` or ``eu-1 ok again``."""
+        parts = []
+        if self.worse:
+            parts.append(f"now also {', '.join(self.worse)}")
+        if self.better:
+            parts.append(f"{', '.join(self.better)} ok again")
+        return "; ".join(parts)
 
     @property
     def duration(self) -> float:
@@ -103,13 +132,30 @@ def sms_text(notice: Notice) -> str:
     if notice.event == "deadman":
         return _fit(f"{tag} MONITOR DOWN: no probe agent has reached the uptime core since {since} UTC. "
                     "Cells are not being watched.", "")
+    if notice.resolved and notice.flapping:
+        return _fit(f"{tag} RECOVERED {notice.cell}: stable again after flapping since {since} UTC "
+                    f"({format_duration(notice.duration)})", "")
     if notice.resolved:
         head = f"{tag} RECOVERED {notice.cell} after {format_duration(notice.duration)} (down since {since} UTC)"
         return _fit(head, "")
-    prefix = "REMINDER " if notice.event.startswith("reminder") else ""
-    head = f"{tag} {prefix}DOWN {notice.cell} {notice.down}/{notice.total} checks since {since} UTC"
+    if notice.event == "flapping":
+        names = ", ".join(dict.fromkeys(f.target for f in notice.failures)) or "checks"
+        tail = f" Ack: {notice.ack_url}" if notice.ack_url and not notice.acked_by else ""
+        return _fit(f"{tag} FLAPPING {notice.cell}: {names} keep failing and recovering since {since} UTC; "
+                    "no more pages until stable.", tail)
+    if notice.event == "ack":
+        at = utc(notice.acked_at or notice.since).strftime("%H:%M")
+        return _fit(f"{tag} ACKED {notice.cell} by {notice.acked_by} at {at} UTC: {notice.down}/{notice.total} "
+                    "checks down; escalation stopped.", "")
+    prefix = notice.prefix
+    if prefix in ("WORSE", "BETTER"):
+        head = f"{tag} {prefix} {notice.cell} {notice.down}/{notice.total} checks since {since} UTC, {notice.change}"
+    else:
+        prefix = f"{prefix} " if prefix else ""
+        head = f"{tag} {prefix}DOWN {notice.cell} {notice.down}/{notice.total} checks since {since} UTC"
     reason = ", ".join(notice.kinds) or "failing"
-    tail = f" Ack: {notice.ack_url}" if notice.ack_url else ""
+    # Once someone has acknowledged, a link to acknowledge again is noise.
+    tail = f" Ack: {notice.ack_url}" if notice.ack_url and not notice.acked_by else ""
     return _fit(f"{head}: {reason}.", tail)
 
 
@@ -130,8 +176,17 @@ def email_subject(notice: Notice) -> str:
     if notice.event.startswith("cert-"):
         return f"[{notice.product}] certificate warning: {', '.join(f.target for f in notice.failures)}"
     if notice.resolved:
-        return f"[{notice.product}] RECOVERED {notice.cell} after {format_duration(notice.duration)}"
-    prefix = "REMINDER: " if notice.event.startswith("reminder") else ""
+        stable = ", stable again after flapping" if notice.flapping else ""
+        return f"[{notice.product}] RECOVERED {notice.cell} after {format_duration(notice.duration)}{stable}"
+    if notice.event == "flapping":
+        return f"[{notice.product}] FLAPPING {notice.cell}: no more pages until it is stable"
+    if notice.event == "ack":
+        return (f"[{notice.product}] ACKED {notice.cell} by {notice.acked_by}: {notice.down}/{notice.total}"
+                " checks failing")
+    if notice.prefix in ("WORSE", "BETTER"):
+        return (f"[{notice.product}] {notice.prefix} {notice.cell}: {notice.down}/{notice.total} checks failing"
+                f" ({notice.change})")
+    prefix = f"{notice.prefix}: " if notice.prefix else ""
     return f"[{notice.product}] {prefix}DOWN {notice.cell}: {notice.down}/{notice.total} checks failing"
 
 
@@ -151,12 +206,19 @@ def email_text(notice: Notice) -> str:
     if notice.resolved and notice.resolved_at:
         lines.append(f"Recovered at: {utc(notice.resolved_at).strftime('%Y-%m-%d %H:%M:%S UTC')}")
         lines.append(f"Duration: {format_duration(notice.duration)}")
+    if notice.change:
+        lines.append(f"What changed: {notice.change}")
+    if notice.event == "flapping":
+        lines.append("The cell keeps failing and recovering; it pages again only once it has been stable.")
+    if notice.acked_by:
+        at = utc(notice.acked_at).strftime("%Y-%m-%d %H:%M:%S UTC") if notice.acked_at else "?"
+        lines.append(f"Acknowledged by {notice.acked_by} at {at}; escalation and reminders stopped.")
     lines.append(f"Checks failing: {notice.down} of {notice.total}")
     lines.append("")
     for failure in notice.failures:
         lines.append(f"- {failure.target} ({failure.url}): {failure.kind}: {failure.error}")
     lines.append("")
-    if notice.ack_url and not notice.resolved:
+    if notice.ack_url and not notice.resolved and not notice.acked_by:
         lines.append(f"Acknowledge: {notice.ack_url}")
     if notice.status_url:
         lines.append(f"Status page: {notice.status_url}")
@@ -174,7 +236,7 @@ def email_html(notice: Notice) -> str:
     )
     colour = "#1a7f37" if notice.resolved else "#cf222e"
     links = []
-    if notice.ack_url and not notice.resolved:
+    if notice.ack_url and not notice.resolved and not notice.acked_by:
         links.append(f'<a href="{esc(notice.ack_url)}">Acknowledge</a>')
     if notice.status_url:
         links.append(f'<a href="{esc(notice.status_url)}">Status page</a>')
@@ -207,5 +269,9 @@ def webhook_payload(notice: Notice) -> dict[str, Any]:
         "ack_url": notice.ack_url,
         "status_url": notice.status_url,
         "runbook_url": notice.runbook_url,
+        "acked_by": notice.acked_by or None,
+        "acked_at": utc(notice.acked_at).isoformat() if notice.acked_at else None,
+        "worse": list(notice.worse),
+        "better": list(notice.better),
         "summary": sms_text(notice),
     }

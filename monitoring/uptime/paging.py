@@ -26,6 +26,15 @@ BACKOFF_MAX = 600.0
 MAX_ATTEMPTS = 12
 
 
+def failing_keys(incident: sqlite3.Row) -> set[str]:
+    """``target@location`` for every failing check of an incident as it stands."""
+    return {f"{f['target']}@{loc}" for f in json.loads(incident["failures"]) for loc in f.get("locations", [])}
+
+
+def _label(key: str, with_location: bool) -> str:
+    return key if with_location else key.rpartition("@")[0]
+
+
 class Pager:
     """Plans notifications from incident state and delivers them through the notifier registry."""
 
@@ -41,7 +50,8 @@ class Pager:
 
     # -- planning ----------------------------------------------------------------------------------
 
-    def notice(self, incident: sqlite3.Row, event: str) -> Notice:
+    def notice(self, incident: sqlite3.Row, event: str, worse: tuple[str, ...] = (),
+               better: tuple[str, ...] = ()) -> Notice:
         """The notice for ``incident`` as it stands now."""
         mon = self.core.config.monitor
         failures = tuple(Failure(str(f["target"]), str(f["url"]), str(f["kind"]), str(f["error"]))
@@ -53,6 +63,8 @@ class Pager:
             since=float(incident["since"]), failures=failures, resolved_at=incident["resolved_at"],
             ack_url=f"{mon.public_url}/ack/{tokens.sign(int(incident['id']), self.ack_secret)}",
             status_url=f"{mon.public_url}/status/", runbook_url=mon.runbook_url, product=mon.product,
+            acked_by=incident["acked_by"] or "", acked_at=incident["acked_at"], worse=worse, better=better,
+            flapping=bool(incident["flapping"]),
         )
 
     def recipients(self, who: tuple[str, ...], channels: tuple[str, ...], ts: float) -> list[tuple[str, str]]:
@@ -98,6 +110,9 @@ class Pager:
                     base = max(float(incident["opened_at"]), now if incident["suppressed"] else 0.0)
                     conn.execute("UPDATE incidents SET page_base = ? WHERE id = ?", (base, incident["id"]))
                 if incident["acked_at"] is not None:
+                    self._plan_ack(conn, incident, now)
+                    self._plan_flapping(conn, incident, now)
+                    self._plan_news(conn, int(incident["id"]), now)
                     continue
                 for index, step in enumerate(policy.steps):
                     if index > incident["notified_step"] + 1 or now < base + cfg.thresholds.group_wait + step.after:
@@ -120,13 +135,52 @@ class Pager:
                 if every and incident["notified_step"] >= 0 and last is not None and now >= last + every:
                     self._insert(conn, incident, f"reminder-{incident['reminders'] + 1}",
                                  self._paged(conn, incident["id"]), now)
+                self._plan_flapping(conn, incident, now)
+                self._plan_news(conn, int(incident["id"]), now)
         self._plan_certificate_warnings(now)
         for incident in self.core.store.query(
             "SELECT * FROM incidents WHERE resolved_at IS NOT NULL AND recovery_planned = 0"
         ):
             with self.core.store.tx() as conn:
-                self._insert(conn, incident, "recovery", self._paged(conn, incident["id"]), now)
+                # A reopened (flapping) incident recovers again: each recovery is its own notice.
+                event = "recovery" if not incident["reopened"] else f"recovery-{incident['reopened'] + 1}"
+                self._insert(conn, incident, event, self._paged(conn, incident["id"]), now)
                 conn.execute("UPDATE incidents SET recovery_planned = 1 WHERE id = ?", (incident["id"],))
+
+    def _plan_ack(self, conn: sqlite3.Connection, incident: sqlite3.Row, now: float) -> None:
+        """Tell everyone who was paged who acknowledged and when, once."""
+        if incident["ack_told"]:
+            return
+        self._insert(conn, incident, "ack", self._paged(conn, incident["id"]), now)
+        conn.execute("UPDATE incidents SET ack_told = 1 WHERE id = ?", (incident["id"],))
+
+    def _plan_flapping(self, conn: sqlite3.Connection, incident: sqlite3.Row, now: float) -> None:
+        """Tell whoever was paged, once, that the cell flaps and will not page again until it is stable."""
+        if incident["flapping"] and not incident["flap_told"] and incident["notified_step"] >= 0:
+            self._insert(conn, incident, "flapping", self._paged(conn, incident["id"]), now)
+            conn.execute("UPDATE incidents SET flap_told = 1 WHERE id = ?", (incident["id"],))
+
+    def _plan_news(self, conn: sqlite3.Connection, incident_id: int, now: float) -> None:
+        """A cell that got worse (more checks or locations failing) or better without recovering is news
+        for everyone who was paged, acknowledged or not; each change is told once."""
+        incident = conn.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        if incident["notified_step"] < 0:
+            return  # nobody has heard of it yet: the first page will carry the current picture
+        current = failing_keys(incident)
+        told = set(json.loads(incident["told"]))
+        if not told:  # a database from before updates were told: start from what is failing now
+            conn.execute("UPDATE incidents SET told = ? WHERE id = ?", (json.dumps(sorted(current)), incident_id))
+            return
+        if not current or current == told:
+            return  # nothing fails any more (recovery is its own notice) or nothing changed
+        many = len(self.core.config.monitor.locations) > 1
+        worse = tuple(_label(k, many) for k in sorted(current - told))
+        better = tuple(_label(k, many) for k in sorted(told - current))
+        updates = int(incident["updates"]) + 1
+        self._insert(conn, incident, f"update-{updates}", self._paged(conn, incident_id), now,
+                     worse=tuple(dict.fromkeys(worse)), better=tuple(dict.fromkeys(better)))
+        conn.execute("UPDATE incidents SET told = ?, updates = ? WHERE id = ?",
+                     (json.dumps(sorted(current)), updates, incident_id))
 
     def _plan_certificate_warnings(self, now: float) -> None:
         """Email (never SMS) the first step's people once per certificate that entered its warning window."""
@@ -164,8 +218,13 @@ class Pager:
         return list(dict.fromkeys((r["channel"], r["recipient"]) for r in rows))
 
     def _insert(self, conn: sqlite3.Connection, incident: sqlite3.Row, event: str,
-                recipients: list[tuple[str, str]], now: float) -> None:
-        notice = self.notice(incident, event).to_json()
+                recipients: list[tuple[str, str]], now: float, worse: tuple[str, ...] = (),
+                better: tuple[str, ...] = ()) -> None:
+        notice = self.notice(incident, event, worse, better).to_json()
+        if event.startswith(("page-", "reminder-")):
+            # A page carries the whole current picture, so later news is measured against it.
+            conn.execute("UPDATE incidents SET told = ? WHERE id = ?",
+                         (json.dumps(sorted(failing_keys(incident))), incident["id"]))
         for channel, recipient in recipients:
             conn.execute(
                 "INSERT OR IGNORE INTO notifications (incident_id, event, channel, recipient, notice, status,"

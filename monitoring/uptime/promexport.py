@@ -9,6 +9,7 @@ severity, ``group_by: [cell]``, inhibition, maintenance ``time_intervals``, emai
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import time
 from pathlib import Path
@@ -30,8 +31,39 @@ def _seconds(value: float) -> str:
     return f"{int(value)}s" if value >= 1 else f"{int(value * 1000)}ms"
 
 
+def _json_pattern(target: Target) -> str | None:
+    """A regex that a body passing the target's JSON check matches, or None when there is none.
+
+    blackbox_exporter 0.23 (Debian's) has no JSON assertion, so the value is matched as JSON text after
+    its key. For a dotted path the key is matched at any depth: weaker than the monitor's check, and said so.
+    """
+    check = target.json
+    if check is None or isinstance(check.equals, dict | list):
+        return None
+    key = check.path.rpartition(".")[2]
+    value = json.dumps(check.equals)
+    # A number or literal must end there, so 200 does not match 2000.
+    end = "" if isinstance(check.equals, str) else r"\s*[,}\]]"
+    return rf'"{re.escape(key)}"\s*:\s*{re.escape(value)}{end}'
+
+
+def limits(config: Config) -> list[tuple[str, str]]:
+    """(severity, message) for each check the export cannot carry over exactly: ``cannot`` (dropped) or
+    ``approximate`` (exported, but weaker than the monitor's own check)."""
+    out = []
+    for target in config.targets:
+        check = target.json
+        if check is not None and isinstance(check.equals, dict | list):
+            out.append(("cannot", f"{target.name}: json.equals is a {type(check.equals).__name__}; "
+                                  "blackbox_exporter has no JSON assertion for it, so this check is left out"))
+        elif check is not None and "." in check.path:
+            out.append(("approximate", f"{target.name}: json.path {check.path} is matched as key "
+                                       f"{check.path.rpartition('.')[2]!r} at any depth"))
+    return out
+
+
 def blackbox(config: Config) -> dict[str, Any]:
-    """blackbox_exporter modules mirroring each target's checks."""
+    """blackbox_exporter modules mirroring each target's checks (see :func:`limits` for what they cannot)."""
     modules: dict[str, Any] = {}
     for target in config.targets:
         http: dict[str, Any] = {"method": target.method, "valid_status_codes": list(target.expect_status),
@@ -43,11 +75,16 @@ def blackbox(config: Config) -> dict[str, Any]:
             patterns.append(re.escape(target.body_contains))
         if target.body_regex is not None:
             patterns.append(target.body_regex)
+        json_pattern = _json_pattern(target)
+        if json_pattern is not None:
+            patterns.append(json_pattern)
         if patterns:
             http["fail_if_body_not_matches_regexp"] = patterns
         if target.ca_file:
             http["tls_config"] = {"ca_file": target.ca_file}
-        modules[_module(target)] = {"prober": "http", "timeout": _seconds(target.timeout), "http": http}
+        # A response slower than the latency budget fails the monitor's check; the probe's timeout does the same.
+        timeout = min(target.timeout, target.latency_budget or target.timeout)
+        modules[_module(target)] = {"prober": "http", "timeout": _seconds(timeout), "http": http}
     return {"modules": modules}
 
 
@@ -169,8 +206,20 @@ def _clock(value: time) -> str:
     return "24:00" if value.hour == 23 and value.minute == 59 else f"{value.hour:02d}:{value.minute:02d}"
 
 
-def alertmanager(config: Config, monitor_url: str) -> dict[str, Any]:
-    """Routes per cell and severity, maintenance mute intervals, email plus the SMS webhook."""
+TOKEN_FILE = "/etc/alertmanager/uptime_token"  # noqa: S105 - a path
+
+
+def alertmanager(config: Config, monitor_url: str, token_file: str = TOKEN_FILE) -> dict[str, Any]:
+    """Routes per cell that follow the escalation steps; the monitor's webhook tells each step's people.
+
+    Alertmanager cannot resolve a rotation nor stop an escalation on an acknowledgement, so every step is
+    a webhook receiver of the monitor (``/alertmanager`` for step 0, ``/alertmanager/step-N`` after it):
+    Alertmanager times the step (the route's ``group_wait`` is the step's ``after``) and repeats it every
+    ``reminder_every`` (``repeat_interval``); the monitor picks who is on call at that moment, sends on the
+    step's channels, and skips later steps once someone acknowledged. Maintenance windows become
+    ``mute_time_intervals``. Each webhook authenticates with a bearer token read from ``token_file``: put
+    the value of the monitor's ``monitor.alertmanager_token_env`` variable there.
+    """
     intervals = []
     for window in config.maintenance:
         days = [WEEKDAYS[d] for d in window.days]
@@ -185,45 +234,45 @@ def alertmanager(config: Config, monitor_url: str) -> dict[str, Any]:
                  "times": [{"start_time": "00:00", "end_time": _clock(window.end)}], "location": window.zone.key},
             ]
         intervals.append({"name": window.name, "time_intervals": ranges})
-    emails = sorted({p.email for p in config.people.values() if p.email})
-    email_channel = next((c for c in config.channels.values() if c.type == "email"), None)
-    email_receiver: dict[str, Any] = {"name": "uptime-email"}
-    if email_channel and emails:
-        opts = email_channel.options
-        email_config: dict[str, Any] = {"to": ", ".join(emails), "from": str(opts["from"]),
-                                        "smarthost": f"{opts['host']}:{opts.get('port', 587)}",
-                                        "require_tls": bool(opts.get("starttls", True)), "send_resolved": True}
-        if opts.get("username"):
-            email_config["auth_username"] = str(opts["username"])
-            email_config["auth_password_file"] = "/etc/alertmanager/smtp_password"  # noqa: S105 - a path
-        email_receiver["email_configs"] = [email_config]
-    sms_receiver = {"name": "uptime-sms", "webhook_configs": [
-        {"url": f"{monitor_url.rstrip('/')}/alertmanager", "send_resolved": True, "max_alerts": 0}]}
+    base = monitor_url.rstrip("/") + "/alertmanager"
+    auth = {"authorization": {"type": "Bearer", "credentials_file": token_file}}
+    steps = config.escalation.steps
+    receivers: list[dict[str, Any]] = [
+        {"name": f"uptime-step-{index}", "webhook_configs": [
+            {"url": base if index == 0 else f"{base}/step-{index}", "send_resolved": True, "max_alerts": 0,
+             "http_config": auth}]}
+        for index in range(len(steps))]
+    if not receivers:  # nobody to page: Alertmanager still needs a receiver to route to
+        receivers = [{"name": "uptime-step-0"}]
+    wait = config.thresholds.group_wait or 10.0
     routes = []
     for cell in config.cells():
         muted = [w.name for w in config.maintenance if cell in w.cells]
-        page: dict[str, Any] = {"matchers": ['severity="page"'], "receiver": "uptime-sms", "continue": True}
-        page_mail: dict[str, Any] = {"matchers": ['severity="page"'], "receiver": "uptime-email"}
-        warn: dict[str, Any] = {"matchers": ['severity="warning"'], "receiver": "uptime-email"}
-        for route in (page, page_mail, warn):
+        children: list[dict[str, Any]] = [
+            {"matchers": ['severity="page"'], "receiver": f"uptime-step-{index}",
+             "group_wait": _seconds(wait + step.after), "continue": True}
+            for index, step in enumerate(steps)]
+        # Warnings (certificates) go to the first step's email only; the monitor drops its SMS channels.
+        children.append({"matchers": ['severity="warning"'], "receiver": "uptime-step-0"})
+        for route in children:
             if muted:
                 route["mute_time_intervals"] = muted
-        routes.append({"matchers": [f'cell="{cell}"'], "receiver": "uptime-email", "group_by": ["cell"],
-                       "routes": [page, page_mail, warn]})
+        routes.append({"matchers": [f'cell="{cell}"'], "receiver": "uptime-step-0", "group_by": ["cell"],
+                       "routes": children})
     return {
-        "route": {"receiver": "uptime-email", "group_by": ["cell"],
-                  "group_wait": _seconds(config.thresholds.group_wait) if config.thresholds.group_wait else "10s",
+        "route": {"receiver": "uptime-step-0", "group_by": ["cell"], "group_wait": _seconds(wait),
                   "group_interval": "5m",
                   "repeat_interval": _seconds(config.escalation.reminder_every or 4 * 3600), "routes": routes},
         "inhibit_rules": [{"source_matchers": ['severity="page"'], "target_matchers": ['severity="warning"'],
                            "equal": ["cell"]}],
         "time_intervals": intervals,
-        "receivers": [email_receiver, sms_receiver],
+        "receivers": receivers,
     }
 
 
 def write(config: Config, out: str | Path, monitor_url: str | None = None,
-          blackbox_address: str = "127.0.0.1:9115", alertmanager_address: str = "127.0.0.1:9093") -> list[Path]:
+          blackbox_address: str = "127.0.0.1:9115", alertmanager_address: str = "127.0.0.1:9093",
+          token_file: str = TOKEN_FILE) -> list[Path]:
     """Write all files into ``out``; return their paths."""
     directory = Path(out)
     directory.mkdir(parents=True, exist_ok=True)
@@ -232,7 +281,7 @@ def write(config: Config, out: str | Path, monitor_url: str | None = None,
         "prometheus.yml": prometheus(config, blackbox_address, alertmanager=alertmanager_address),
         "rules.yml": rules(config),
         "rules_test.yml": rules_test(config),
-        "alertmanager.yml": alertmanager(config, monitor_url or config.monitor.public_url),
+        "alertmanager.yml": alertmanager(config, monitor_url or config.monitor.public_url, token_file),
     }
     paths = []
     for name, document in documents.items():

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from uptime.configparse import ConfigError, Section
 
 if TYPE_CHECKING:
-    from uptime.config import Channel
+    from uptime.notify.base import Channel
 
 ONCALL = "oncall"
 ONCALL_NEXT = "oncall_next"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import heapq
 import logging
@@ -20,12 +21,16 @@ log = logging.getLogger("uptime.scheduler")
 
 ProbeFn = Callable[[Target, str], Result]
 
+# A re-check confirms or clears a first failure; waiting the full timeout again would only delay the page.
+RECHECK_TIMEOUT = 2.0
+
 
 class Scheduler:
     """Runs every target at its interval (± jitter) on a pool of ``concurrency`` worker threads.
 
     A target whose previous probe is still running skips its slot instead of queueing behind itself, so a
-    hanging target costs at most one worker and never more than its own timeout.
+    hanging target costs at most one worker and never more than its own timeout. :meth:`recheck` asks for
+    one extra probe now (timeout at most ``RECHECK_TIMEOUT``) without moving the target's regular slot.
     """
 
     def __init__(self, targets: list[Target], location: str, concurrency: int,
@@ -44,6 +49,8 @@ class Scheduler:
         self.lock = threading.Lock()
         self.skipped = 0
         self.started = 0
+        self.rechecks: list[int] = []
+        self.index = {t.name: i for i, t in enumerate(targets)}
         # Spread the first probes over one interval so 1,000 targets do not all fire in the same instant.
         start = time.monotonic()
         self.heap = [(start + self.rng.uniform(0, t.interval), i) for i, t in enumerate(targets)]
@@ -65,20 +72,39 @@ class Scheduler:
             return
         self.results.put(future.result())
 
+    def recheck(self, name: str) -> bool:
+        """Probe target ``name`` again at the next :meth:`due`; False if it is not scheduled here."""
+        index = self.index.get(name)
+        if index is None:
+            return False
+        with self.lock:
+            self.rechecks.append(index)
+        return True
+
+    def _start(self, target: Target) -> bool:
+        with self.lock:
+            if target.name in self.in_flight:
+                self.skipped += 1
+                return False
+            self.in_flight.add(target.name)
+        self.started += 1
+        future = self.pool.submit(self.probe_fn, target, self.location)
+        future.add_done_callback(functools.partial(self._done, target.name))
+        return True
+
     def due(self, now: float) -> float:
         """Start every probe that is due at monotonic time ``now``; return when the next one is due."""
+        with self.lock:
+            rechecks, self.rechecks = self.rechecks, []
+        for index in dict.fromkeys(rechecks):
+            target = self.targets[index]
+            # A probe already in flight will answer the same question; then the re-check is not needed.
+            self._start(dataclasses.replace(target, timeout=min(target.timeout, RECHECK_TIMEOUT)))
         while self.heap and self.heap[0][0] <= now:
             due, index = heapq.heappop(self.heap)
             target = self.targets[index]
             heapq.heappush(self.heap, (max(due + self._next_delay(target), now), index))
-            with self.lock:
-                if target.name in self.in_flight:
-                    self.skipped += 1
-                    continue
-                self.in_flight.add(target.name)
-            self.started += 1
-            future = self.pool.submit(self.probe_fn, target, self.location)
-            future.add_done_callback(functools.partial(self._done, target.name))
+            self._start(target)
         return self.heap[0][0] if self.heap else now + 1.0
 
     def drain(self, timeout: float) -> list[Result]:

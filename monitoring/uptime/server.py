@@ -53,6 +53,8 @@ class MonitorServer:
         self.ack_secret = ack_secret
         self.status_dir = Path(status_dir)
         self.posts: dict[str, PostHandler] = {}
+        # Token scope -> acknowledge(id, by) -> fresh?; the empty scope is the monitor's own incidents.
+        self.acks: dict[str, Callable[[int, str], bool]] = {"": core.ack}
         self.httpd = ThreadingHTTPServer((host, port), _handler(self))
         self.httpd.daemon_threads = True
         self.port = int(self.httpd.server_address[1])
@@ -81,8 +83,9 @@ class MonitorServer:
         if path == "/":
             raise Redirect("/status/")
         if path.startswith("/ack/"):
-            incident = self._incident(path)
-            page = (f"<!doctype html><title>Acknowledge incident {incident}</title><h1>Incident {incident}</h1>"
+            scope, incident = self._incident(path)
+            label = f"{'alert group' if scope else 'incident'} {incident}"
+            page = (f"<!doctype html><title>Acknowledge {label}</title><h1>{label.capitalize()}</h1>"
                     f"<form method=post><label>Your name <input name=by></label> "
                     f"<button type=submit>Acknowledge</button></form>")
             # GET never acknowledges: link previews and scanners open links in SMS and email.
@@ -94,25 +97,29 @@ class MonitorServer:
     def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """(status, JSON reply) for a POST; ``headers`` have lower-case names."""
         if path.startswith("/ack/"):
-            incident = self._incident(path)
+            scope, incident = self._incident(path)
             fields = parse_qs(body.decode("utf-8", "replace"))
             by = (fields.get("by") or ["ack link"])[0][:100] or "ack link"
             try:
-                fresh = self.core.ack(incident, by)
+                fresh = self.acks[scope](incident, by)
             except UptimeError as exc:
                 raise HttpError(404, str(exc)) from exc
-            return 200, {"incident": incident, "acknowledged": True, "already": not fresh}
+            key = "alert_group" if scope else "incident"
+            return 200, {key: incident, "acknowledged": True, "already": not fresh}
         handler = self.posts.get(path)
         if handler is None:
             raise HttpError(404, f"nothing accepts POST at {path}")
         return handler(body, headers)
 
-    def _incident(self, path: str) -> int:
-        incident = tokens.verify(path.removeprefix("/ack/").strip("/"), self.ack_secret)
-        if incident is None:
-            raise HttpError(403, "this acknowledgement link is not valid; use the link from the latest page "
-                                 "or `uptime ack INCIDENT`")
-        return incident
+    def _incident(self, path: str) -> tuple[str, int]:
+        token = path.removeprefix("/ack/").strip("/")
+        # Longest scope first: the empty scope would refuse "am12.x" anyway, but never try it first.
+        for scope in sorted(self.acks, key=len, reverse=True):
+            incident = tokens.verify(token, self.ack_secret, scope)
+            if incident is not None:
+                return scope, incident
+        raise HttpError(403, "this acknowledgement link is not valid; use the link from the latest page "
+                             "or `uptime ack INCIDENT`")
 
     def _static(self, name: str) -> tuple[int, str, bytes]:
         if "/" in name or name.startswith(".") or "\\" in name:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry
 
-from uptime import history, notify, statuspage
+from uptime import history, notify, state, statuspage
 from uptime.clock import Clock, SystemClock
 from uptime.config import Config
 from uptime.core import Core
@@ -59,6 +59,7 @@ class Service:
         self.notifiers = {name: notify.build(ch, env) for name, ch in config.channels.items()}
         self.store = Store(config.monitor.database)
         self.core = Core(config, self.store, self.clock, self.metrics)
+        self.core.resume()
         self.secret = ack_secret(self.store, config, env)
         self.pager = Pager(self.core, self.notifiers, self.secret)
         self.server = MonitorServer(
@@ -72,12 +73,14 @@ class Service:
         self.scheduler = Scheduler(local, config.monitor.location, config.monitor.concurrency,
                                    probe_fn=probe_fn, clock=self.clock)
         self.stop_event = threading.Event()
+        # Set when there may be something to send now, so a page does not wait for the next tick.
+        self.wakes = {name: threading.Event() for name in self.notifiers}
 
     def _register_endpoints(self) -> None:
         from uptime import agent, alertmanager  # optional features live in their own modules
 
         self.server.posts["/ingest"] = agent.ingest_handler(self.core, self.config, self.environ)
-        self.server.posts["/alertmanager"] = alertmanager.handler(self.config, self.notifiers, self.core)
+        alertmanager.Receiver(self.config, self.notifiers, self.core, self.secret, self.environ).install(self.server)
 
     def run(self, duration: float | None = None) -> None:
         """Serve and probe until :meth:`stop` (or for ``duration`` seconds)."""
@@ -105,7 +108,12 @@ class Service:
             self.close()
 
     def _send_loop(self, channel: str) -> None:
-        while not self.stop_event.wait(TICK_EVERY):
+        wake = self.wakes[channel]
+        while not self.stop_event.is_set():
+            wake.wait(TICK_EVERY)
+            wake.clear()
+            if self.stop_event.is_set():
+                break
             try:
                 self.pager.dispatch(channel)
             except Exception:
@@ -115,11 +123,19 @@ class Service:
         """One pass: start due probes, record results, page, and now and then write the page and prune."""
         mono = time.monotonic()
         wake = self.scheduler.due(mono)
+        urgent = False
         for result in self.scheduler.drain(min(max(wake - mono, 0.0), 0.2)):
-            self.core.record(result)
+            new = self.core.record(result)
+            if not result.ok and new.state == state.SUSPECT:
+                # A first failure is confirmed (or cleared) by an immediate re-check, not the next interval.
+                self.scheduler.recheck(result.target)
+            urgent = urgent or (not result.ok and new.state == state.DOWN)
         mono = time.monotonic()
-        if mono >= next_tick:
+        if urgent or mono >= next_tick:
+            self.core.heartbeat()
             self.pager.plan()
+            for event in self.wakes.values():
+                event.set()
             next_tick = mono + TICK_EVERY
         if mono >= next_status:
             statuspage.write(self.core, self.config.monitor.status_dir, self.clock.now())
@@ -132,6 +148,8 @@ class Service:
     def stop(self) -> None:
         """Ask :meth:`run` to return."""
         self.stop_event.set()
+        for event in self.wakes.values():
+            event.set()
 
     def close(self) -> None:
         """Release the port, the worker threads and the database."""

@@ -22,7 +22,7 @@ def snapshot(core: Core, now: float) -> dict[str, Any]:
         names = [t.name for t in core.config.cell_targets(cell)]
         view = views[cell]
         quiet = core.suppressed(cell, now)
-        state = "down" if view.down else "up"
+        state = "flapping" if view.flapping else "down" if view.down else "up"
         if view.down and quiet:
             state = "maintenance"
         targets = []
@@ -54,14 +54,16 @@ def snapshot(core: Core, now: float) -> dict[str, Any]:
             "resolved_at": utc(end).isoformat() if end else None,
             "duration": format_duration((end or now) - row["since"]),
             "acknowledged": row["acked_at"] is not None, "targets": json.loads(row["targets"]),
-            "maintenance": bool(row["suppressed"]),
+            "maintenance": bool(row["suppressed"]), "flapping": bool(row["flapping"]),
         })
+    gaps = [{"from": utc(start).isoformat(), "to": utc(end).isoformat(), "duration": format_duration(end - start)}
+            for start, end in history.gaps(core.store, now - 90 * 86400, now)]
     return {"generated_at": utc(now).isoformat(), "product": core.config.monitor.product, "cells": cells,
-            "incidents": incidents}
+            "incidents": incidents, "monitor_gaps": gaps}
 
 
 _COLOURS = [(99.9, "#2da44e"), (99.0, "#9be9a8"), (95.0, "#d4a72c"), (0.0, "#cf222e")]
-_STATE_COLOUR = {"up": "#2da44e", "down": "#cf222e", "maintenance": "#0969da"}
+_STATE_COLOUR = {"up": "#2da44e", "down": "#cf222e", "maintenance": "#0969da", "flapping": "#bf8700"}
 
 
 def _bar_colour(uptime: float | None) -> str:
@@ -75,6 +77,8 @@ def _bars(daily: list[dict[str, Any]]) -> str:
     for index, day in enumerate(daily):
         label = utc(day["day"]).strftime("%Y-%m-%d")
         value = "no data" if day["uptime"] is None else f"{day['uptime']:.2f}%"
+        if day.get("unknown_s"):
+            value += f", monitor offline {format_duration(day['unknown_s'])} (unknown)"
         rects.append(f'<rect class="bar" x="{index * 7}" y="0" width="5" height="34" rx="1" '
                      f'fill="{_bar_colour(day["uptime"])}"><title>{label}: {value}</title></rect>')
     width = max(len(daily) * 7 - 2, 1)
@@ -113,8 +117,12 @@ def render_html(data: dict[str, Any]) -> str:
     incidents = "".join(
         f"<li>#{i['id']} {esc(i['cell'])}: since {esc(i['since'][:16].replace('T', ' '))} UTC, "
         f"{'ongoing' if i['resolved_at'] is None else 'resolved'} ({i['duration']})"
-        f"{', maintenance' if i['maintenance'] else ''}{', acknowledged' if i['acknowledged'] else ''}</li>"
+        f"{', maintenance' if i['maintenance'] else ''}{', flapping' if i.get('flapping') else ''}"
+        f"{', acknowledged' if i['acknowledged'] else ''}</li>"
         for i in data["incidents"]) or "<li>No incidents.</li>"
+    offline = "".join(
+        f"<li>monitor offline {esc(g['from'][:16].replace('T', ' '))} to {esc(g['to'][:16].replace('T', ' '))} UTC"
+        f" ({g['duration']}): state unknown, not counted in uptime</li>" for g in data.get("monitor_gaps", []))
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{esc(data["product"])} status</title>'
         '<meta name="viewport" content="width=device-width, initial-scale=1"><style>'
@@ -125,7 +133,7 @@ def render_html(data: dict[str, Any]) -> str:
         "</style></head><body>"
         f'<h1>{esc(data["product"])} status</h1>'
         f'<p class="generated">Updated {esc(data["generated_at"][:19].replace("T", " "))} UTC</p>'
-        f'{"".join(sections)}<h2>Incidents</h2><ul class="incidents">{incidents}</ul></body></html>'
+        f'{"".join(sections)}<h2>Incidents</h2><ul class="incidents">{incidents}{offline}</ul></body></html>'
     )
 
 

@@ -13,13 +13,15 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS target_state (
     target TEXT NOT NULL, location TEXT NOT NULL, state TEXT NOT NULL, count INTEGER NOT NULL,
     since REAL NOT NULL, kind TEXT, error TEXT NOT NULL DEFAULT '', updated REAL NOT NULL,
-    PRIMARY KEY (target, location));
+    history TEXT NOT NULL DEFAULT '', flapping INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (target, location));
 CREATE TABLE IF NOT EXISTS incidents (
     id INTEGER PRIMARY KEY AUTOINCREMENT, cell TEXT NOT NULL, opened_at REAL NOT NULL, since REAL NOT NULL,
     resolved_at REAL, acked_at REAL, acked_by TEXT, targets TEXT NOT NULL DEFAULT '[]',
     failures TEXT NOT NULL DEFAULT '[]', total INTEGER NOT NULL DEFAULT 0, peak INTEGER NOT NULL DEFAULT 0,
     suppressed INTEGER NOT NULL DEFAULT 0, page_base REAL, notified_step INTEGER NOT NULL DEFAULT -1,
-    last_notified_at REAL, reminders INTEGER NOT NULL DEFAULT 0, recovery_planned INTEGER NOT NULL DEFAULT 0);
+    last_notified_at REAL, reminders INTEGER NOT NULL DEFAULT 0, recovery_planned INTEGER NOT NULL DEFAULT 0,
+    told TEXT NOT NULL DEFAULT '[]', updates INTEGER NOT NULL DEFAULT 0, ack_told INTEGER NOT NULL DEFAULT 0,
+    flapping INTEGER NOT NULL DEFAULT 0, reopened INTEGER NOT NULL DEFAULT 0, flap_told INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS incidents_open ON incidents (cell) WHERE resolved_at IS NULL;
 CREATE TABLE IF NOT EXISTS notifications (
     id INTEGER PRIMARY KEY AUTOINCREMENT, incident_id INTEGER NOT NULL, event TEXT NOT NULL,
@@ -46,7 +48,21 @@ CREATE TABLE IF NOT EXISTS silences (
 CREATE TABLE IF NOT EXISTS agents (
     location TEXT PRIMARY KEY, last_seen REAL NOT NULL, results INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS alert_groups (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, group_key TEXT NOT NULL, cell TEXT NOT NULL, opened_at REAL NOT NULL,
+    resolved_at REAL, acked_at REAL, acked_by TEXT, told TEXT NOT NULL DEFAULT '{}',
+    recovered TEXT NOT NULL DEFAULT '[]', sent_at TEXT NOT NULL DEFAULT '{}');
+CREATE INDEX IF NOT EXISTS alert_groups_key ON alert_groups (group_key, resolved_at);
+CREATE TABLE IF NOT EXISTS monitor_gaps (start REAL NOT NULL, end REAL NOT NULL, PRIMARY KEY (start));
 """
+
+# Columns added after the first release: a database written by an older monitor gets them on open.
+ADDED_COLUMNS = {
+    "incidents": {"told": "TEXT NOT NULL DEFAULT '[]'", "updates": "INTEGER NOT NULL DEFAULT 0",
+                  "ack_told": "INTEGER NOT NULL DEFAULT 0", "flapping": "INTEGER NOT NULL DEFAULT 0",
+                  "reopened": "INTEGER NOT NULL DEFAULT 0", "flap_told": "INTEGER NOT NULL DEFAULT 0"},
+    "target_state": {"history": "TEXT NOT NULL DEFAULT ''", "flapping": "INTEGER NOT NULL DEFAULT 0"},
+}
 
 
 class Store:
@@ -62,6 +78,11 @@ class Store:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA busy_timeout=30000")
         self.conn.executescript(SCHEMA)
+        for table, columns in ADDED_COLUMNS.items():
+            have = {row["name"] for row in self.conn.execute(f"PRAGMA table_info({table})")}
+            for name, decl in columns.items():
+                if name not in have:
+                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
         self.lock = threading.RLock()
 
     @contextmanager

@@ -84,6 +84,7 @@ class Behaviour:
     content_type: str = "application/json"
     hits: int = 0
     fail_for: tuple[str, ...] = ()  # answer 503 to clients whose User-Agent contains one of these
+    fail_next: int = 0  # answer 503 to this many requests, then ``status`` again (a lost packet or two)
     user_agents: list[str] = field(default_factory=list)
 
 
@@ -105,6 +106,9 @@ class _Handler(BaseHTTPRequestHandler):
         if behaviour.delay:
             time.sleep(behaviour.delay)
         failing = any(marker in agent for marker in behaviour.fail_for)
+        if behaviour.fail_next > 0:
+            behaviour.fail_next -= 1
+            failing = True
         self.send_response(503 if failing else behaviour.status)
         self.send_header("Content-Type", behaviour.content_type)
         self.send_header("Content-Length", str(len(behaviour.body)))

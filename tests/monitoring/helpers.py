@@ -55,6 +55,7 @@ class Harness:
     def open(self) -> None:
         self.store = Store(self.config.monitor.database)
         self.core = Core(self.config, self.store, self.clock, self.metrics)
+        self.core.resume()  # as the service does on every start
         notifiers = {name: notify.build(ch, self.environ) for name, ch in self.config.channels.items()}
         self.pager = Pager(self.core, notifiers, ACK_SECRET)
 

@@ -13,10 +13,10 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from uptime.config import Channel
 from uptime.configparse import ConfigError
 from uptime.notice import Failure, Notice, gsm7_length, sms_text
 from uptime.notify import NotifyError, build, validate_channel
+from uptime.notify.base import Channel
 
 from tests.monitoring.conftest import Pki, ProviderFake, SmtpSink, closed_port
 from tests.monitoring.helpers import SID

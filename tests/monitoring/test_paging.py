@@ -138,7 +138,7 @@ def test_reminder_escalation_ack_and_recovery(
     assert sent_at == [
         (60, "+15550111", "[slotstack] DOWN au 1/1"),              # page: alice is on call
         (660, "+15550111", "[slotstack] REMINDER DOWN au 1/1"),    # 10 minutes without ack
-        (960, "+15550112", "[slotstack] DOWN au 1/1"),             # escalation to bob after 15 minutes
+        (960, "+15550112", "[slotstack] ESCALATED DOWN au 1/1"),   # escalation to bob after 15 minutes
         (1560, "+15550111", "[slotstack] REMINDER DOWN au 1/1"),   # reminder to both
         (1560, "+15550112", "[slotstack] REMINDER DOWN au 1/1"),
     ]
@@ -147,7 +147,9 @@ def test_reminder_escalation_ack_and_recovery(
     before = len(provider.requests)
     for _ in range(20):
         h.round(advance=60)
-    assert len(provider.requests) == before  # acknowledged: no more reminders or escalation
+    acked = "[slotstack] ACKED au by bob at 14:32 UTC: 1/1 checks down; escalation stopped."
+    assert sms_log(provider)[before:] == [("+15550111", acked), ("+15550112", acked)]  # the ack is news, once
+    before = len(provider.requests)  # and then: no more reminders or escalation
     server.behaviour.hang_up = False
     h.round(advance=60)
     h.round(advance=60)

@@ -60,11 +60,15 @@ def test_target_down_pages_through_prometheus_and_alertmanager(
     doc["thresholds"]["group_wait"] = "1s"
     h = Harness(doc, clock, {"TW": "tok"})
     monitor = MonitorServer(h.core, h.registry, b"k", tmp_path)
-    monitor.posts["/alertmanager"] = alertmanager.handler(h.config, h.pager.notifiers, h.core)
+    token = tmp_path / "uptime_token"
+    token.write_text("am-secret\n")  # Alertmanager trims the trailing newline of credentials files
+    alertmanager.Receiver(h.config, h.pager.notifiers, h.core, b"k",
+                          {"UPTIME_ALERTMANAGER_TOKEN": "am-secret"}).install(monitor)
     monitor.start()
     bb, prom, am = closed_port(), closed_port(), closed_port()
     out = tmp_path / "prom"
-    promexport.write(h.config, out, f"http://127.0.0.1:{monitor.port}", f"127.0.0.1:{bb}", f"127.0.0.1:{am}")
+    promexport.write(h.config, out, f"http://127.0.0.1:{monitor.port}", f"127.0.0.1:{bb}", f"127.0.0.1:{am}",
+                     str(token))
     try:
         processes("blackbox", "prometheus-blackbox-exporter", f"--config.file={out / 'blackbox.yml'}",
                   f"--web.listen-address=127.0.0.1:{bb}")
@@ -85,7 +89,7 @@ def test_target_down_pages_through_prometheus_and_alertmanager(
         form = {k: v[0] for k, v in parse_qs(provider.requests[0].body.decode()).items()}
         assert form["To"] == "+15550111"
         assert form["Body"].startswith("[slotstack] DOWN us 1/1 checks since ")
-        assert form["Body"].endswith(" UTC: UptimeTargetDown.")
+        assert " UTC: UptimeTargetDown. Ack: https://uptime.example.com/ack/am1." in form["Body"]
     finally:
         monitor.stop()
         h.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,17 @@ def exported(tmp_path: Path, pki: Pki) -> tuple[Path, config.Config]:
          "body_contains": "ok (v1.2)", "interval": "10s", "timeout": "5s"},
         {"name": "eu-readyz", "cell": "eu", "url": "https://eu.example.com/readyz", "cert_warn_days": 30},
         {"name": "us.healthz", "cell": "us", "url": "http://us.example.com/healthz", "body_regex": "^ok$"},
+        {"name": "us-readyz", "cell": "us", "url": "http://us.example.com/readyz", "latency_budget": "800ms",
+         "json": {"path": "status", "equals": "ready"}},
+        {"name": "us-db", "cell": "us", "url": "http://us.example.com/readyz",
+         "json": {"path": "checks.db", "equals": True}},
     ]
     channels = {"mail": {"type": "email", "host": "smtp.example.com", "port": 587, "username": "u",
                          "password_env": "PW", "from": "uptime@example.com"},
                 "sms": {"type": "outbox", "directory": str(tmp_path / "sms")}}
-    doc = base_config(tmp_path, targets, channels, maintenance=[
+    steps = [{"after": "0m", "notify": ["oncall"], "channels": ["sms", "mail"]},
+             {"after": "15m", "notify": ["oncall_next"], "channels": ["sms"]}]
+    doc = base_config(tmp_path, targets, channels, steps, maintenance=[
         {"name": "us-sunday", "cells": ["us"], "timezone": "America/Los_Angeles", "days": ["sunday"],
          "start": "06:00", "end": "09:00"},
         {"name": "eu-night", "cells": ["eu"], "timezone": "Europe/Berlin", "days": ["saturday"],
@@ -74,7 +81,10 @@ def test_alertmanager_routes_groups_inhibits_and_mutes(exported: tuple[Path, con
     am = yaml.safe_load((out / "alertmanager.yml").read_text())
     assert am["route"]["group_by"] == ["cell"]
     eu = next(r for r in am["route"]["routes"] if r["matchers"] == ['cell="eu"'])
-    assert [r["receiver"] for r in eu["routes"]] == ["uptime-sms", "uptime-email", "uptime-email"]
+    # One route per escalation step, timed by group_wait; warnings to the first step (email only).
+    assert [(r["receiver"], r.get("group_wait")) for r in eu["routes"]] == [
+        ("uptime-step-0", "10s"), ("uptime-step-1", "910s"), ("uptime-step-0", None)]
+    assert am["route"]["repeat_interval"] == "14400s"
     assert eu["routes"][0]["mute_time_intervals"] == ["eu-night"]
     night = next(t for t in am["time_intervals"] if t["name"] == "eu-night")["time_intervals"]
     assert night == [
@@ -84,8 +94,12 @@ def test_alertmanager_routes_groups_inhibits_and_mutes(exported: tuple[Path, con
     ]
     assert am["inhibit_rules"] == [{"source_matchers": ['severity="page"'], "target_matchers": ['severity="warning"'],
                                     "equal": ["cell"]}]
-    sms = next(r for r in am["receivers"] if r["name"] == "uptime-sms")
-    assert sms["webhook_configs"][0]["url"] == "http://127.0.0.1:8470/alertmanager"
+    assert [r["webhook_configs"][0]["url"] for r in am["receivers"]] == [
+        "http://127.0.0.1:8470/alertmanager", "http://127.0.0.1:8470/alertmanager/step-1"]
+    assert all(r["webhook_configs"][0]["http_config"] == {
+        "authorization": {"type": "Bearer", "credentials_file": "/etc/alertmanager/uptime_token"}}
+        for r in am["receivers"])
+    assert "email_configs" not in str(am)  # nobody is emailed all at once: the steps decide
 
 
 def test_prometheus_jobs_one_per_location(exported: tuple[Path, config.Config]) -> None:
@@ -95,6 +109,11 @@ def test_prometheus_jobs_one_per_location(exported: tuple[Path, config.Config]) 
     blackbox = yaml.safe_load((out / "blackbox.yml").read_text())["modules"]
     assert blackbox["uptime_eu_healthz"]["http"]["fail_if_body_not_matches_regexp"] == [r"ok\ \(v1\.2\)"]
     assert blackbox["uptime_us_healthz"]["http"]["fail_if_body_not_matches_regexp"] == ["^ok$"]
+    # The checks the first export dropped: json and latency budget (issue 15, finding 5).
+    assert blackbox["uptime_us_readyz"] == {"prober": "http", "timeout": "800ms", "http": {
+        "method": "GET", "valid_status_codes": [200], "preferred_ip_protocol": "ip4", "follow_redirects": False,
+        "fail_if_body_not_matches_regexp": ['"status"\\s*:\\s*"ready"']}}
+    assert blackbox["uptime_us_db"]["http"]["fail_if_body_not_matches_regexp"] == ['"db"\\s*:\\s*true\\s*[,}\\]]']
 
 
 @pytest.mark.parametrize(("down_after", "quorum", "locations"),
@@ -110,3 +129,23 @@ def test_generated_rule_tests_pass_for_other_thresholds(tmp_path: Path, down_aft
     expected_for = f"{(down_after - 1) * 15}s"
     rules = yaml.safe_load((tmp_path / "rules.yml").read_text())["groups"][0]["rules"]
     assert rules[0]["for"] == expected_for
+
+
+def test_export_names_what_it_cannot_export_and_strict_fails(tmp_path: Path) -> None:
+    from uptime import cli
+
+    doc = base_config(tmp_path, [
+        {"name": "eu-a", "cell": "eu", "url": "http://eu.example.com/", "json": {"path": "v", "equals": [1, 2]}},
+        {"name": "eu-b", "cell": "eu", "url": "http://eu.example.com/", "json": {"path": "a.b", "equals": 1}},
+    ], {"sms": {"type": "outbox", "directory": str(tmp_path / "sms")}})
+    path = tmp_path / "uptime.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    args = ["export", "prometheus", "--config", str(path), "--out", str(tmp_path / "out")]
+    proc = subprocess.run([sys.executable, "-m", "uptime.cli", *args], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert proc.stderr.splitlines() == [
+        "not exported: eu-a: json.equals is a list; blackbox_exporter has no JSON assertion for it, so this check "
+        "is left out",
+        "approximated: eu-b: json.path a.b is matched as key 'b' at any depth",
+    ]
+    assert cli.main([*args, "--strict"]) == 1

@@ -43,7 +43,8 @@ def running(request: pytest.FixtureRequest, tmp_path: Path,
     # Probes are jittered, so the two targets fail a moment apart; group_wait makes it one 2/2 page.
     doc["thresholds"]["group_wait"] = "2s"
     service = Service(config.parse(doc), clock=PinnedClock(start.timestamp()),
-                      environ={"UPTIME_ACK_SECRET": "k", "UPTIME_AGENT_KEY": "agent-key"}, host="127.0.0.1", port=0)
+                      environ={"UPTIME_ACK_SECRET": "k", "UPTIME_AGENT_KEY": "agent-key",
+                               "UPTIME_ALERTMANAGER_TOKEN": "am-token"}, host="127.0.0.1", port=0)
     thread = threading.Thread(target=service.run, daemon=True)
     thread.start()
     yield service, servers
@@ -102,10 +103,12 @@ def test_http_errors_are_4xx_with_a_reason(running: tuple[Service, list[TargetSe
     assert (home.status_code, home.headers["Location"]) == (302, "/status/")
     assert requests.get(f"{base}/status/../uptime.db", timeout=5).status_code == 404
     assert requests.post(f"{base}/ingest", data=b"{}", timeout=5).status_code == 401
-    bad = requests.post(f"{base}/alertmanager", data=b'{"version": "3"}', timeout=5)
+    assert requests.post(f"{base}/alertmanager", data=b'{"version": "4"}', timeout=5).status_code == 401
+    auth = {"Authorization": "Bearer am-token"}
+    bad = requests.post(f"{base}/alertmanager", data=b'{"version": "3"}', headers=auth, timeout=5)
     assert bad.status_code == 400
     assert "version" in bad.json()["error"]
-    assert requests.post(f"{base}/alertmanager", data=b"not json", timeout=5).status_code == 400
+    assert requests.post(f"{base}/alertmanager", data=b"not json", headers=auth, timeout=5).status_code == 400
     reply = wait_for(lambda: (r := requests.get(f"{base}/status/status.json", timeout=5)).ok and r)
     assert isinstance(reply, requests.Response)
     assert [c["cell"] for c in reply.json()["cells"]] == ["eu"]
@@ -199,3 +202,15 @@ def test_a_hanging_smtp_server_does_not_delay_the_sms(tmp_path: Path, http_targe
         service.stop()
         thread.join(30)
         tarpit.close()
+
+
+def test_a_forged_alertmanager_request_pages_nobody(running: tuple[Service, list[TargetServer]],
+                                                    tmp_path: Path) -> None:
+    """Finding 3 of issue 15: a hand-written request used to send an SMS to on-call."""
+    service, _ = running
+    forged = {"version": "4", "status": "firing", "groupLabels": {"cell": "eu"}, "groupKey": "x",
+              "alerts": [{"status": "firing", "labels": {"alertname": "Fake", "cell": "eu", "target": "eu-0"},
+                          "startsAt": "2026-03-03T14:02:10Z", "fingerprint": "f"}]}
+    reply = requests.post(f"http://127.0.0.1:{service.server.port}/alertmanager", json=forged, timeout=5)
+    assert reply.status_code == 401
+    assert not (tmp_path / "outbox").exists()

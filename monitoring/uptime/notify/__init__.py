@@ -6,9 +6,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from uptime.config import Channel
 from uptime.notify import acs, email, outbox, sns, twilio, webhook
-from uptime.notify.base import Notifier, NotifyError
+from uptime.notify.base import Channel, Notifier, NotifyError
 
 __all__ = ["REGISTRY", "Notifier", "NotifyError", "build", "validate_channel"]
 

@@ -12,10 +12,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from uptime.config import Channel
 from uptime.configparse import ConfigError
 from uptime.notice import Notice, sms_text
-from uptime.notify.base import NotifyError, options, secret
+from uptime.notify.base import Channel, NotifyError, options, secret
 
 API_VERSION = "2021-03-07"
 _OPTIONS = ["endpoint", "access_key_env", "from", "timeout"]

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from uptime.config import Channel
 from uptime.configparse import ConfigError, Section
 from uptime.notice import Notice
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A notification channel; ``options`` are validated by the channel type's notifier.
+
+    It lives with the notifiers, not in ``uptime.config``: the config imports the notifiers to validate
+    channels, and the notifiers never import the config.
+    """
+
+    name: str
+    type: str
+    options: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        """``email``, ``sms`` or ``webhook``: which address of a person it needs."""
+        return {"email": "email", "webhook": "webhook"}.get(self.type, "sms")
 
 
 class NotifyError(Exception):

@@ -8,10 +8,9 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from uptime.config import Channel
 from uptime.configparse import ConfigError
 from uptime.notice import Notice, email_html, email_subject, email_text
-from uptime.notify.base import NotifyError, options, secret
+from uptime.notify.base import Channel, NotifyError, options, secret
 
 _OPTIONS = ["host", "port", "starttls", "ca_file", "username", "username_env", "password_env", "from", "timeout"]
 

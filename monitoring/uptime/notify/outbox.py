@@ -8,9 +8,8 @@ from collections.abc import Mapping
 from itertools import count
 from pathlib import Path
 
-from uptime.config import Channel
 from uptime.notice import Notice, sms_text
-from uptime.notify.base import NotifyError, options
+from uptime.notify.base import Channel, NotifyError, options
 
 _seq = count()
 

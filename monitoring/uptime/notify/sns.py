@@ -9,9 +9,8 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from uptime.config import Channel
 from uptime.notice import Notice, sms_text
-from uptime.notify.base import NotifyError, options, secret
+from uptime.notify.base import Channel, NotifyError, options, secret
 
 _OPTIONS = ["region", "endpoint_url", "access_key_id_env", "secret_access_key_env", "sender_id", "timeout"]
 

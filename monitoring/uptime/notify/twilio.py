@@ -6,9 +6,8 @@ from collections.abc import Mapping
 
 import requests
 
-from uptime.config import Channel
 from uptime.notice import Notice, sms_text
-from uptime.notify.base import NotifyError, options, secret
+from uptime.notify.base import Channel, NotifyError, options, secret
 
 DEFAULT_API = "https://api.twilio.com"
 

@@ -9,10 +9,9 @@ from collections.abc import Mapping
 
 import requests
 
-from uptime.config import Channel
 from uptime.configparse import ConfigError
 from uptime.notice import Notice, webhook_payload
-from uptime.notify.base import NotifyError, options, secret
+from uptime.notify.base import Channel, NotifyError, options, secret
 
 _OPTIONS = ["url", "secret_env", "timeout"]
 
