@@ -32,12 +32,14 @@ from booking.api import (
     users,
 )
 from booking.auth import TokenHasher
+from booking.calendars.addresses import private_networks_too, public_only
+from booking.calendars.fetch import FeedFetcher
+from booking.calendars.sync import FeedSync, Fetcher
 from booking.cells import PeerLookup, make_directory
-from booking.context import Context, Fetcher
+from booking.context import Context
 from booking.db import make_pool
 from booking.errors import install_handlers
 from booking.headers import SecurityHeadersMiddleware
-from booking.ics import http_fetcher
 from booking.images import ImageStore, LocalImageStore, S3ImageStore
 from booking.keystore import KeyStore, LocalKeyStore
 from booking.observability import Metrics, ObservabilityMiddleware, configure_logging
@@ -64,6 +66,12 @@ def image_store_from(settings: Settings, base_url: str) -> ImageStore | None:
     return None
 
 
+def feed_fetcher(settings: Settings) -> FeedFetcher:
+    """The calendar feed fetcher: public addresses only, unless the deployment serves on-premises calendars."""
+    return FeedFetcher(deadline_s=settings.ics_timeout_s, max_bytes=settings.ics_max_bytes,
+                       policy=private_networks_too if settings.ics_allow_private else public_only)
+
+
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
                peer_lookup: PeerLookup | None = None, fetch_ics: Fetcher | None = None,
                registry: CollectorRegistry | None = None, throttle: LoginThrottle | None = None,
@@ -78,8 +86,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
         settings=settings, pool=pool, clock=clock, metrics=metrics,
         cells=make_directory(settings.cell, cell_urls, peer_key=settings.peer_key, timeout_s=settings.peer_timeout_s,
                              lookup=peer_lookup),
-        fetch_ics=fetch_ics or http_fetcher(timeout_s=settings.ics_timeout_s, max_bytes=settings.ics_max_bytes,
-                                            allow_private=settings.ics_allow_private),
+        feeds=FeedSync(pool, fetch_ics or feed_fetcher(settings), clock, workers=settings.feed_workers,
+                       per_tenant=settings.feed_per_tenant),
         tokens=TokenHasher.from_secret_key(settings.secret_key), throttle=throttle or LoginThrottle(clock),
         keys=keys if keys is not None else (LocalKeyStore(Path(settings.key_dir)) if settings.key_dir else None),
         revoke=revoke or http_revoker(settings.revoke_urls),
@@ -95,6 +103,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
         try:
             yield
         finally:
+            ctx.feeds.close()
             pool.close()
 
     app = FastAPI(title="slotstack booking", version=__version__, lifespan=lifespan,

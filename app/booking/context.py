@@ -13,6 +13,7 @@ from fastapi import Request
 from psycopg_pool import ConnectionPool
 
 from booking.auth import ALL, Principal, TokenHasher, authenticate, parse_bearer
+from booking.calendars.sync import FeedSync
 from booking.cells import CellDirectory
 from booking.db import Conn, global_tx, tenant_tx
 from booking.errors import ApiError
@@ -26,7 +27,6 @@ from booking.settings import Settings
 from booking.tenants import SLUG
 from booking.throttle import LoginThrottle
 
-Fetcher = Callable[[str], bytes]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Which scope an owner endpoint needs, by path prefix; anything else (credentials, integrations, privacy)
 # needs a full login token or a web session.
@@ -52,14 +52,14 @@ def route_of(request: Request) -> str:
 
 @dataclass
 class Context:
-    """Dependencies of the handlers; tests build it with their own clock, fetcher and registry."""
+    """Dependencies of the handlers; tests build it with their own clock, feed fetcher and registry."""
 
     settings: Settings
     pool: ConnectionPool[Conn]
     clock: Callable[[], datetime]
     cells: CellDirectory
     metrics: Metrics
-    fetch_ics: Fetcher
+    feeds: FeedSync
     tokens: TokenHasher
     throttle: LoginThrottle
     keys: KeyStore | None

@@ -25,10 +25,18 @@ def not_found(what: str, ident: object) -> ApiError:
 
 
 def install_handlers(app: FastAPI) -> None:
-    """Render ApiError as `{"detail": ..., **extra}` with its status."""
+    """Render ApiError as `{"detail": ..., **extra}` with its status, and a domain refusal as 422."""
 
     async def handle(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
         return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status, headers=exc.headers)
 
+    async def refused(_request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
     app.add_exception_handler(ApiError, handle)
+    app.add_exception_handler(Refused, refused)
+
+
+class Refused(Exception):
+    """Domain input the service will not use (a calendar, a feed URL); answered as 422 with the message."""

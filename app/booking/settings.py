@@ -68,8 +68,14 @@ class Settings:
     only asks the other cells where a slug lives (two signups racing in two cells are then not prevented)."""
     ics_max_bytes: int = 2_000_000
     ics_timeout_s: float = 10.0
+    """The whole fetch of a calendar feed (connect, TLS, headers and body) must finish within this."""
     ics_allow_private: bool = False
-    """Allow calendar feed URLs on private networks (on-premises calendars); off in the cloud."""
+    """Allow calendar feed URLs on private networks (on-premises calendars); off in the cloud. Link-local addresses
+    and the cloud platform endpoints stay refused."""
+    feed_workers: int = 4
+    """Threads that fetch calendar feeds in the background (never a request thread)."""
+    feed_per_tenant: int = 2
+    """At most this many feeds of one tenant are queued or being fetched at a time."""
     key_dir: str = ""
     """Local key store (KEK file + wrapped tenant data keys); the embedded default uses DATA_DIR/keys."""
     revoke_urls: Mapping[str, str | None] = field(default_factory=dict)
