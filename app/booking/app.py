@@ -36,6 +36,7 @@ from booking.calendars.addresses import private_networks_too, public_only
 from booking.calendars.fetch import FeedFetcher
 from booking.calendars.sync import FeedSync, Fetcher
 from booking.cells import PeerLookup, make_directory
+from booking.clientaddr import ClientAddressMiddleware
 from booking.context import Context
 from booking.db import make_pool
 from booking.errors import install_handlers
@@ -135,7 +136,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
     app.include_router(web_account.router)  # before the public page's /{slug}: /login and /account are reserved
     app.include_router(web.router)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, clock=time.perf_counter)
-    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every response, errors included
+    app.add_middleware(SecurityHeadersMiddleware)  # every response, errors included
+    # outermost: everything inside (throttles, audit, logs) sees the real client address
+    app.add_middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies)
     return app
 
 

@@ -146,7 +146,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _exit_quietly)
     try:
         uvicorn.run("booking.app:create_app_from_env", factory=True, host=args.host, port=args.port,
-                    workers=args.workers, log_config=None, access_log=False, proxy_headers=True)
+                    # X-Forwarded-For is read by booking.clientaddr from TRUSTED_PROXIES only, never by uvicorn
+                    workers=args.workers, log_config=None, access_log=False, proxy_headers=False)
     except SystemExit:
         pass
     finally:

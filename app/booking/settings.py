@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -72,6 +73,9 @@ class Settings:
     ics_allow_private: bool = False
     """Allow calendar feed URLs on private networks (on-premises calendars); off in the cloud. Link-local addresses
     and the cloud platform endpoints stay refused."""
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    """Networks whose X-Forwarded-For is believed (TRUSTED_PROXIES: the gateway subnets, set by the program);
+    empty: the connection's address is the client's."""
     feed_workers: int = 4
     """Threads that fetch calendar feeds in the background (never a request thread)."""
     feed_per_tenant: int = 2
@@ -135,7 +139,19 @@ class Settings:
             images_s3_endpoint=env.get("IMAGES_S3_ENDPOINT_URL", ""),
             images_cdn_url=env.get("IMAGES_CDN_URL", ""),
             images_strict_residency=env.get("IMAGES_STRICT_RESIDENCY", "") in ("1", "true", "yes"),
+            trusted_proxies=parse_networks(env.get("TRUSTED_PROXIES", ""), "TRUSTED_PROXIES"),
         )
+
+
+def parse_networks(raw: str, key: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated CIDRs, e.g. `10.16.0.0/24,10.17.0.0/24`."""
+    networks = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(item))
+        except ValueError:
+            raise SettingsError(f"{key} has {item!r}, which is not a network; use CIDRs like 10.16.0.0/24") from None
+    return tuple(networks)
 
 
 def _int(env: Mapping[str, str], key: str, default: int) -> int:

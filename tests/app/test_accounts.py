@@ -20,7 +20,7 @@ from tests.app.conftest import PASSWORD, Clock, Service, start_service
 @pytest.fixture(scope="module")
 def svc(db: DatabaseUrls) -> Iterator[Service]:
     clock = Clock()
-    s = start_service(db, clock=clock, throttle=LoginThrottle(clock, per_account=3, per_address=8))
+    s = start_service(db, clock=clock, throttle=LoginThrottle(clock, free=3, per_address=8))
     yield s
     s.server.stop()
 

@@ -106,10 +106,15 @@ def totp_disable(body: CodeIn, request: Request) -> dict[str, bool]:
         assert user is not None
         if not user["mfa_enabled"]:
             raise ApiError(409, "TOTP is not enabled")
+        account, address = f"{user['slug']}:{user['email']}", address_of(request)
+        ctx.throttle.check(account, address)  # a stolen session must not become a password oracle
         if not body.password or not verify_password(user["password_hash"], body.password)[0]:
+            ctx.throttle.failed(account, address)
             raise ApiError(403, "wrong password")
         if verify_totp(user["totp_secret"], body.code, ctx.clock(), user["totp_last_step"]) is None:
+            ctx.throttle.failed(account, address)
             raise ApiError(403, "wrong or already used TOTP code")
+        ctx.throttle.succeeded(account)
         check_password(body.password, context=(user["name"], user["slug"], user["email"]), field="password")
         conn.execute("UPDATE users SET mfa_enabled = false, totp_secret = NULL, totp_last_step = NULL WHERE id = %s",
                      (who.user_id,))
@@ -127,12 +132,17 @@ def change_password(body: PasswordIn, request: Request) -> dict[str, int]:
     """Change the password (8 characters suffice with TOTP enabled, else 15); ends every web session."""
     from booking.passwords import hash_password
 
-    with ctx_of(request).authed(request) as (conn, who):
+    ctx = ctx_of(request)
+    with ctx.authed(request) as (conn, who):
         user = conn.execute("SELECT u.*, t.name, t.slug FROM users u JOIN tenants t ON t.id = u.tenant_id "
                             "WHERE u.id = %s", (who.user_id,)).fetchone()
         assert user is not None
+        account, address = f"{user['slug']}:{user['email']}", address_of(request)
+        ctx.throttle.check(account, address)  # a stolen session must not become a password oracle
         if not verify_password(user["password_hash"], body.current_password)[0]:
+            ctx.throttle.failed(account, address)
             raise ApiError(403, "current_password is wrong")
+        ctx.throttle.succeeded(account)
         check_password(body.new_password, mfa=user["mfa_enabled"],
                        context=(user["name"], user["slug"], user["email"]), field="new_password")
         conn.execute("UPDATE users SET password_hash = %s WHERE id = %s",
