@@ -23,6 +23,7 @@ from infra.compute.release import Release, ReleaseArgs
 from infra.compute.settings import DeploySettings
 from infra.environment import Alerts
 from infra.environment import Cell as CellSpec
+from infra.network.addressing import region_plan
 from infra.network.cell_network import CellNetwork, CellNetworkArgs
 from infra.network.gateway import Gateway, GatewayArgs
 from infra.network.waf import WafPolicy, WafPolicyArgs
@@ -92,7 +93,9 @@ def _custom_data(args: CellArgs, release: Release, vault_uri: pulumi.Output[str]
         wheel_url, uri, client = values
         return cloud_init.custom_data(cloud_init.Boot(
             wheel_url=wheel_url, sha256=release.sha256, cell=args.spec.name, cell_urls=args.cell_urls,
-            key_vault_uri=uri, client_id=client), args.settings.bootstrap)
+            key_vault_uri=uri, client_id=client,
+            trusted_proxies=tuple(region_plan(args.index, role).prefix("gateway") for role in ROLES)),
+            args.settings.bootstrap)
 
     return pulumi.Output.all(release.wheel_url, vault_uri, client_id).apply(render)
 

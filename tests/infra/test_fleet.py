@@ -143,6 +143,11 @@ def test_custom_data_runs_bootstrap_with_the_uploaded_wheel_and_holds_no_secret(
                                                      for c in sorted(env.cells.values(), key=lambda c: c.name))
             [identity_id] = vmss.inputs["identity"]["userAssignedIdentities"]
             assert env_args["AZURE_CLIENT_ID"] == f"client-{ids[identity_id].name}"
+            gateways = {s.inputs["addressPrefix"] for s in of_cell(plan, cell.name, "azure-native:network:Subnet")
+                        if s.inputs.get("subnetName") == "gateway"}
+            assert gateways, f"{cell.name}: no gateway subnet found"
+            assert set(env_args["TRUSTED_PROXIES"].split(",")) == gateways, \
+                f"{vmss.name}: the service must believe X-Forwarded-For from its gateway subnets only"
             assert token[0] == cloud_init.IMDS_SCRIPT_PATH
             assert cleanup[0] == "rm"
             text = base64.b64decode(vmss.inputs["virtualMachineProfile"]["osProfile"]["customData"]).decode()
