@@ -45,6 +45,7 @@ from booking.images import ImageStore, LocalImageStore, S3ImageStore
 from booking.keystore import KeyStore, LocalKeyStore
 from booking.observability import Metrics, ObservabilityMiddleware, configure_logging
 from booking.providers import Revoker, http_revoker
+from booking.ratelimit import AddressRateLimit
 from booking.settings import Settings
 from booking.throttle import LoginThrottle
 
@@ -77,7 +78,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
                peer_lookup: PeerLookup | None = None, fetch_ics: Fetcher | None = None,
                registry: CollectorRegistry | None = None, throttle: LoginThrottle | None = None,
                keys: KeyStore | None = None, revoke: Revoker | None = None,
-               image_store: ImageStore | None = None) -> FastAPI:
+               image_store: ImageStore | None = None, anonymous: AddressRateLimit | None = None) -> FastAPI:
     """Build the service for one cell; every collaborator that touches the outside world is injectable."""
     pool = make_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max,
                      timeout=settings.pool_timeout_s)
@@ -92,6 +93,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
         tokens=TokenHasher.from_secret_key(settings.secret_key), throttle=throttle or LoginThrottle(clock),
         keys=keys if keys is not None else (LocalKeyStore(Path(settings.key_dir)) if settings.key_dir else None),
         revoke=revoke or http_revoker(settings.revoke_urls),
+        anonymous=anonymous or AddressRateLimit(clock, per_minute=settings.public_rate_per_minute,
+                                                burst=settings.public_rate_burst),
         images=image_store if image_store is not None else image_store_from(settings, cell_urls[settings.cell]),
     )
 

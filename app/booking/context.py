@@ -21,6 +21,7 @@ from booking.images import ImageStore
 from booking.keystore import KeyStore
 from booking.observability import Metrics
 from booking.providers import Revoker
+from booking.ratelimit import AddressRateLimit
 from booking.roles import check_role
 from booking.sessions import COOKIE, check_csrf, session_principal, session_tenant
 from booking.settings import Settings
@@ -64,6 +65,7 @@ class Context:
     throttle: LoginThrottle
     keys: KeyStore | None
     revoke: Revoker
+    anonymous: AddressRateLimit
     images: ImageStore | None = None
 
     @contextmanager

@@ -76,6 +76,9 @@ class Settings:
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     """Networks whose X-Forwarded-For is believed (TRUSTED_PROXIES: the gateway subnets, set by the program);
     empty: the connection's address is the client's."""
+    public_rate_per_minute: int = 120
+    """Anonymous requests (public API, booking page) per client address and minute, after the burst."""
+    public_rate_burst: int = 60
     feed_workers: int = 4
     """Threads that fetch calendar feeds in the background (never a request thread)."""
     feed_per_tenant: int = 2
@@ -139,6 +142,8 @@ class Settings:
             images_s3_endpoint=env.get("IMAGES_S3_ENDPOINT_URL", ""),
             images_cdn_url=env.get("IMAGES_CDN_URL", ""),
             images_strict_residency=env.get("IMAGES_STRICT_RESIDENCY", "") in ("1", "true", "yes"),
+            public_rate_per_minute=_int(env, "PUBLIC_RATE_PER_MINUTE", 120),
+            public_rate_burst=_int(env, "PUBLIC_RATE_BURST", 60),
             trusted_proxies=parse_networks(env.get("TRUSTED_PROXIES", ""), "TRUSTED_PROXIES"),
         )
 

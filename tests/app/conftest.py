@@ -152,16 +152,19 @@ class Service:
 def start_service(db: DatabaseUrls, *, cell: str = "us", cell_urls: dict[str, str] | None = None,
                   clock: Clock | None = None, fetch_ics: Callable[[str], bytes] | None = None,
                   server: Server | None = None, throttle: Any = None, keys: Any = None, revoke: Any = None,
-                  image_store: Any = None, **settings: Any) -> Service:
+                  image_store: Any = None, anonymous: Any = None, **settings: Any) -> Service:
     """Start the booking service for `db` in a real uvicorn server."""
     clock = clock or Clock()
 
     def build(urls: dict[str, str]) -> Any:
+        # the tests' customers all come from 127.0.0.1: the per-address limit has its own tests
+        settings.setdefault("public_rate_burst", 1_000_000)
         s = Settings(database_url=db.app_url, secret_key=SECRET, cell=cell, cell_urls=urls, **settings)
         kwargs: dict[str, Any] = {"clock": clock}
         if fetch_ics is not None:
             kwargs["fetch_ics"] = fetch_ics
-        for name, value in (("throttle", throttle), ("keys", keys), ("revoke", revoke), ("image_store", image_store)):
+        for name, value in (("throttle", throttle), ("keys", keys), ("revoke", revoke), ("image_store", image_store),
+                            ("anonymous", anonymous)):
             if value is not None:
                 kwargs[name] = value
         return create_app(s, **kwargs)

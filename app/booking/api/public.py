@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
-from booking.availability import load_calendars, service_rules, zone
+from booking.availability import zone
 from booking.bookings import (
     BY_KEY_SQL,
-    MAX_YEAR,
-    MIN_YEAR,
     SERVICE_SQL,
     Conflict,
     blocked_range,
@@ -24,7 +22,6 @@ from booking.bookings import (
     check_cancel_token,
     find_by_key,
     insert_booking,
-    load_service,
     lock_and_check_busy,
     parse_start,
     replay,
@@ -34,10 +31,11 @@ from booking.context import Context, ctx_of
 from booking.db import Conn
 from booking.errors import ApiError, not_found
 from booking.questions import QUESTIONS_SQL, list_questions, validate_answers
-from booking.slots import day_window, find_slots
+from booking.ratelimit import limit_anonymous
+from booking.search import MAX_PAGE, compute_slots
 
-router = APIRouter(prefix="/v1/public/{slug}", tags=["public"])
-MAX_RANGE_DAYS = 62
+# anonymous: every route costs the caller's address a token (booking.ratelimit)
+router = APIRouter(prefix="/v1/public/{slug}", tags=["public"], dependencies=[Depends(limit_anonymous)])
 
 
 class CustomerIn(BaseModel):
@@ -82,51 +80,25 @@ def public_services(slug: str, request: Request) -> dict[str, Any]:
                           "staff_ids": [str(x) for x in s["staff_ids"]]} for s in services]}
 
 
-def compute_slots(conn: Conn, ctx: Context, service_id: uuid.UUID, first: date, last: date, tz: Any,
-                  staff_id: uuid.UUID | None) -> list[dict[str, str]]:
-    """Free slots of a service between two local dates of the customer's zone."""
-    for key, value in (("from", first), ("to", last)):
-        if not MIN_YEAR <= value.year <= MAX_YEAR:
-            raise ApiError(422, f"{key}={value} is outside the years {MIN_YEAR}-{MAX_YEAR}")
-    if last < first:
-        raise ApiError(422, f"to={last} is before from={first}")
-    if (last - first).days >= MAX_RANGE_DAYS:
-        raise ApiError(422, f"the range from={first} to={last} is longer than {MAX_RANGE_DAYS} days; split it")
-    service = load_service(conn, service_id)
-    staff_ids = [r["staff_id"] for r in conn.execute(
-        "SELECT staff_id FROM service_staff WHERE service_id = %s", (service_id,))]
-    if staff_id is not None:
-        if staff_id not in staff_ids:
-            raise ApiError(422, f"staff_id={staff_id} does not provide service {service_id}")
-        staff_ids = [staff_id]
-    window = day_window(first, last, tz)
-    cals = load_calendars(conn, service, staff_ids, window)
-    slots = find_slots(cals, service_rules(service), window, ctx.clock())
-    # formatting dominates big ranges: format each staff id and each instant once
-    names = {c.staff_id: str(c.staff_id) for c in cals}
-    iso: dict[datetime, str] = {}
-
-    def fmt(t: datetime) -> str:
-        text = iso.get(t)
-        if text is None:
-            text = iso[t] = t.astimezone(tz).isoformat()
-        return text
-
-    return [{"start": fmt(s.start), "end": fmt(s.end), "staff_id": names[s.staff_id]} for s in slots]
-
-
 @router.get("/services/{service_id}/slots")
 def slots(slug: str, service_id: uuid.UUID, request: Request,
           from_: Annotated[date, Query(alias="from")], to: date,
           tz: Annotated[str, Query(description="customer's IANA zone")] = "UTC",
-          staff_id: uuid.UUID | None = None) -> JSONResponse:
-    """Bookable slots from `from` to `to` (inclusive, dates in `tz`), times with the offset of `tz`."""
+          staff_id: uuid.UUID | None = None,
+          limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="most slots in one page")] = MAX_PAGE,
+          after: Annotated[str | None, Query(max_length=120, description="`next.after` of the previous page")] = None,
+          ) -> JSONResponse:
+    """Bookable slots from `from` to `to` (inclusive, dates in `tz`), times with the offset of `tz`.
+
+    Paged: when `next` is set, ask again with its `from` and `after`. The range may span at most 62 days, and
+    fewer for services with many staff (422 says how many; pass `staff_id` to narrow)."""
     ctx = ctx_of(request)
     customer_zone = zone(tz, "tz")
     with ctx.public(request, slug) as (conn, _):
-        found = compute_slots(conn, ctx, service_id, from_, to, customer_zone, staff_id)
+        page = compute_slots(conn, ctx, service_id, from_, to, customer_zone, staff_id, limit=limit, after=after)
+    following = None if page.next_from is None else {"from": page.next_from.isoformat(), "after": page.next_after}
     # a plain JSONResponse: FastAPI's generic encoder costs more than the slot search itself on big ranges
-    return JSONResponse({"slots": found})
+    return JSONResponse({"slots": page.slots, "next": following})
 
 
 def create_booking(ctx: Context, conn: Conn, tenant_id: uuid.UUID, body: BookingIn,

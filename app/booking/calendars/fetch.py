@@ -133,7 +133,7 @@ class FeedFetcher:
                 raise OSError("deadline")
             return body
         except (OSError, ValueError, http.client.HTTPException) as exc:
-            if expired.is_set():
+            if expired.is_set() or time.monotonic() >= deadline:  # the watchdog or the socket's own timeout
                 raise FeedError(f"the calendar feed took longer than {self.deadline_s:g} s in total; "
                                 "the previous busy blocks are kept") from None
             kind = "its TLS certificate is not valid for the host" if isinstance(
