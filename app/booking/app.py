@@ -32,6 +32,7 @@ from booking.api import (
     users,
 )
 from booking.auth import TokenHasher
+from booking.bodylimit import BodyLimitMiddleware
 from booking.calendars.addresses import private_networks_too, public_only
 from booking.calendars.fetch import FeedFetcher
 from booking.calendars.sync import FeedSync, Fetcher
@@ -41,6 +42,7 @@ from booking.context import Context
 from booking.db import make_pool
 from booking.errors import install_handlers
 from booking.headers import SecurityHeadersMiddleware
+from booking.images import MAX_BYTES as IMAGE_MAX_BYTES
 from booking.images import ImageStore, LocalImageStore, S3ImageStore
 from booking.keystore import KeyStore, LocalKeyStore
 from booking.observability import Metrics, ObservabilityMiddleware, configure_logging
@@ -140,6 +142,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
     app.include_router(web.router)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, clock=time.perf_counter)
     app.add_middleware(SecurityHeadersMiddleware)  # every response, errors included
+    # before any route or authentication reads a byte: bodies are capped by route
+    app.add_middleware(BodyLimitMiddleware, large_limit=max(settings.ics_max_bytes, IMAGE_MAX_BYTES))
     # outermost: everything inside (throttles, audit, logs) sees the real client address
     app.add_middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies)
     return app

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+VIA_PROXY = "booking.via_proxy"
 
 
 def parse_entry(entry: str) -> str | None:
@@ -48,6 +49,8 @@ class ClientAddressMiddleware:
         if scope["type"] == "http" and self.trusted and scope.get("client"):
             host, port = scope["client"]
             if _trusted(host, self.trusted):
+                scope = dict(scope)
+                scope[VIA_PROXY] = True  # came through the gateway, i.e. from outside the cell
                 values = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"]
                 entries = ",".join(values).split(",") if values else []
                 real = parse_entry(entries[-1]) if entries else None

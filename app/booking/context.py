@@ -100,7 +100,7 @@ class Context:
 
     def resolve_slug(self, request: Request, slug: str) -> uuid.UUID:
         """The id of the tenant homed in this cell under `slug`; 421 if it lives elsewhere, else 404."""
-        if not SLUG.match(slug):
+        if not SLUG.fullmatch(slug):
             raise ApiError(404, f"no business with slug {slug[:60]!r}")
         with global_tx(self.pool) as conn:
             row = conn.execute("SELECT tenant_id, home_cell FROM tenant_directory WHERE slug = %s",
@@ -133,7 +133,7 @@ class Context:
         Looking the slug up and scoping the transaction is one round trip: set_config only receives the id
         when the directory says the tenant is homed in this cell.
         """
-        if not SLUG.match(slug):  # cannot exist anywhere: answer without asking the database or other cells
+        if not SLUG.fullmatch(slug):  # cannot exist anywhere: answer without asking the database or other cells
             raise ApiError(404, f"no business with slug {slug[:60]!r}")
         with self.pool.connection() as conn, conn.transaction():
             row = conn.execute(

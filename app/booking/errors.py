@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 
@@ -34,8 +35,16 @@ def install_handlers(app: FastAPI) -> None:
     async def refused(_request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
+    async def invalid(_request: Request, exc: Exception) -> JSONResponse:
+        # without the offending input: echoing it back costs a recursion per level of nesting (a body nested
+        # 500 deep made the default handler fail with a 500), and repeats the client's data for nothing
+        assert isinstance(exc, RequestValidationError)
+        errors = [{key: err[key] for key in ("type", "loc", "msg") if key in err} for err in exc.errors()[:20]]
+        return JSONResponse({"detail": errors}, status_code=422)
+
     app.add_exception_handler(ApiError, handle)
     app.add_exception_handler(Refused, refused)
+    app.add_exception_handler(RequestValidationError, invalid)
 
 
 class Refused(Exception):

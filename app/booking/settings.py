@@ -39,7 +39,7 @@ def parse_cell_urls(raw: str) -> dict[str, str]:
                 raise SettingsError(f"CELL_URLS entry {item!r} must look like 'us=https://us.example.com'")
             pairs[name.strip()] = url.strip()
     for name, url in pairs.items():
-        if not CELL_NAME.match(name):
+        if not CELL_NAME.fullmatch(name):
             raise SettingsError(f"CELL_URLS has cell name {name!r}; use lower-case letters, digits and '-'")
         if not url.startswith(("http://", "https://")):
             raise SettingsError(f"CELL_URLS[{name!r}]={url!r} must be an http(s) URL")
@@ -99,7 +99,7 @@ class Settings:
     """Serve images by presigned GET from the regional bucket instead of the CDN."""
 
     def __post_init__(self) -> None:
-        if not CELL_NAME.match(self.cell):
+        if not CELL_NAME.fullmatch(self.cell):
             raise SettingsError(f"CELL={self.cell!r} is not a cell name; use e.g. 'us', 'eu' or 'au'")
         if len(self.secret_key) < 32:
             raise SettingsError("SECRET_KEY must be at least 32 characters; generate one with "

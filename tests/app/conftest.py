@@ -187,6 +187,14 @@ def service(db: DatabaseUrls) -> Iterator[Service]:
     svc.server.stop()
 
 
+def set_plan(svc: Service, tenant_id: str, plan: str) -> dict[str, Any]:
+    """What `booking tenant plan` does (an operator's command), on the running service's pool and key store."""
+    from booking.plans import change_plan
+
+    ctx = svc.app.state.ctx
+    return change_plan(ctx.pool, ctx.keys, ctx.revoke, uuid.UUID(tenant_id), plan, actor="system:cli")
+
+
 def as_app(db: DatabaseUrls) -> psycopg.Connection[Any]:
     """A raw connection as the service role."""
     return psycopg.connect(db.app_url, autocommit=True)

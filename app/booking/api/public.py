@@ -49,7 +49,8 @@ class BookingIn(BaseModel):
     staff_id: uuid.UUID
     start: str = Field(description="ISO 8601 with offset, e.g. 2026-12-01T09:00:00-05:00")
     customer: CustomerIn
-    answers: dict[str, Any] = Field(default_factory=dict)
+    # flat text answers only: a nested value is refused by validation instead of being serialised level by level
+    answers: dict[str, str | None] = Field(default_factory=dict, max_length=50)
 
 
 def booking_json(ctx: Context, slug: str, row: dict[str, Any], tz: Any = None) -> dict[str, Any]:

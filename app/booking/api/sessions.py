@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from booking.audit import address_of, record
+from booking.auth import end_login_tokens
 from booking.context import ctx_of
 from booking.errors import ApiError
 from booking.login import LoginRefused, sign_in
@@ -54,11 +55,13 @@ def logout(request: Request) -> JSONResponse:
 
 @router.post("/v1/account/logout-all")
 def logout_everywhere(request: Request) -> dict[str, int]:
-    """End every web session of the caller, on every device; access tokens are managed under /v1/tokens."""
+    """End every web session and sign-in token of the caller, on every device; personal access tokens are managed
+    under /v1/tokens."""
     with ctx_of(request).authed(request) as (conn, who):
         n = conn.execute("DELETE FROM web_sessions WHERE user_id = %s", (who.user_id,)).rowcount
+        tokens = end_login_tokens(conn, who.user_id)
         record(conn, who.tenant_id, f"user:{who.user_id}", "logout.everywhere", "", address_of(request))
-    return {"sessions_ended": n}
+    return {"sessions_ended": n, "tokens_ended": tokens}
 
 
 @router.post("/v1/account/totp")
@@ -92,6 +95,7 @@ def totp_confirm(body: CodeIn, request: Request) -> dict[str, bool]:
         if step is None:
             raise ApiError(422, "code does not match; check the device's clock and enter the current code")
         conn.execute("UPDATE users SET mfa_enabled = true, totp_last_step = %s WHERE id = %s", (step, who.user_id))
+        end_login_tokens(conn, who.user_id)  # a token issued on the password alone must not outlive the new factor
         record(conn, who.tenant_id, f"user:{who.user_id}", "mfa.enabled", "", address_of(request))
     return {"mfa_enabled": True}
 
@@ -148,5 +152,6 @@ def change_password(body: PasswordIn, request: Request) -> dict[str, int]:
         conn.execute("UPDATE users SET password_hash = %s WHERE id = %s",
                      (hash_password(body.new_password), who.user_id))
         n = conn.execute("DELETE FROM web_sessions WHERE user_id = %s", (who.user_id,)).rowcount
+        tokens = end_login_tokens(conn, who.user_id)
         record(conn, who.tenant_id, f"user:{who.user_id}", "password.changed", "", address_of(request))
-    return {"sessions_ended": n}
+    return {"sessions_ended": n, "tokens_ended": tokens}

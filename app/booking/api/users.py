@@ -197,7 +197,7 @@ def accepting(ctx: Context, request: Request, token: str, password: str) -> Iter
     401 if the token is unknown, used or expired (one message for all three, so it reveals nothing); 422 if the
     password breaks a rule, and then the invitation stays usable.
     """
-    match = INVITE.match(token.strip())
+    match = INVITE.fullmatch(token.strip())
     refused = ApiError(401, "this invitation is unknown, already used or expired; ask an owner of the business "
                             "for a new one (POST /v1/users/{id}/invite)")
     if match is None:
