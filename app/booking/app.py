@@ -45,6 +45,8 @@ from booking.headers import SecurityHeadersMiddleware
 from booking.images import MAX_BYTES as IMAGE_MAX_BYTES
 from booking.images import ImageStore, LocalImageStore, S3ImageStore
 from booking.keystore import KeyStore, LocalKeyStore
+from booking.mail.outbox import OutboxWorker, Sender
+from booking.mail.smtp import smtp_sender
 from booking.observability import Metrics, ObservabilityMiddleware, configure_logging
 from booking.providers import Revoker, http_revoker
 from booking.ratelimit import AddressRateLimit
@@ -80,7 +82,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
                peer_lookup: PeerLookup | None = None, fetch_ics: Fetcher | None = None,
                registry: CollectorRegistry | None = None, throttle: LoginThrottle | None = None,
                keys: KeyStore | None = None, revoke: Revoker | None = None,
-               image_store: ImageStore | None = None, anonymous: AddressRateLimit | None = None) -> FastAPI:
+               image_store: ImageStore | None = None, anonymous: AddressRateLimit | None = None,
+               send_mail: Sender | None = None) -> FastAPI:
     """Build the service for one cell; every collaborator that touches the outside world is injectable."""
     pool = make_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max,
                      timeout=settings.pool_timeout_s)
@@ -100,9 +103,15 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
         images=image_store if image_store is not None else image_store_from(settings, cell_urls[settings.cell]),
     )
 
+    if send_mail is None and settings.smtp_host:
+        send_mail = smtp_sender(settings.smtp_host, settings.smtp_port)
+    outbox = None if send_mail is None else OutboxWorker(pool, send_mail, clock)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         pool.open(wait=False)  # start even if the database is down: /readyz reports it
+        if outbox is not None:
+            outbox.start()
         # Everything imported so far lives as long as the process: move it out of the cyclic GC's view so
         # full collections stop scanning it (they showed up as the slot search's p99 outliers).
         gc.freeze()
@@ -110,11 +119,14 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
             yield
         finally:
             ctx.feeds.close()
+            if outbox is not None:
+                outbox.stop()
             pool.close()
 
     app = FastAPI(title="slotstack booking", version=__version__, lifespan=lifespan,
                   docs_url="/docs", redoc_url=None)
     app.state.ctx = ctx
+    app.state.outbox = outbox
     install_handlers(app)
 
     async def db_unavailable(_request: Request, exc: Exception) -> JSONResponse:

@@ -79,6 +79,12 @@ class Settings:
     public_rate_per_minute: int = 120
     """Anonymous requests (public API, booking page) per client address and minute, after the burst."""
     public_rate_burst: int = 60
+    smtp_host: str = ""
+    """Where the outbox worker delivers email (SMTP_HOST, default localhost: the local stack's sink); empty: no
+    worker runs in this process (messages wait in the outbox)."""
+    smtp_port: int = 25
+    mail_from: str = "slotstack <bookings@localhost>"
+    """Sender of every email (MAIL_FROM), with the environment's own domain."""
     feed_workers: int = 4
     """Threads that fetch calendar feeds in the background (never a request thread)."""
     feed_per_tenant: int = 2
@@ -113,6 +119,11 @@ class Settings:
             )
 
     @property
+    def mail_domain(self) -> str:
+        """The sender's domain, also used in Message-IDs."""
+        return self.mail_from.rsplit("@", 1)[-1].rstrip(">").strip() or "localhost"
+
+    @property
     def base_url(self) -> str:
         """This cell's public base URL, used for links such as cancel_url."""
         return self.cell_urls.get(self.cell, "")
@@ -142,6 +153,9 @@ class Settings:
             images_s3_endpoint=env.get("IMAGES_S3_ENDPOINT_URL", ""),
             images_cdn_url=env.get("IMAGES_CDN_URL", ""),
             images_strict_residency=env.get("IMAGES_STRICT_RESIDENCY", "") in ("1", "true", "yes"),
+            smtp_host=env.get("SMTP_HOST", "localhost"),
+            smtp_port=_int(env, "SMTP_PORT", 25),
+            mail_from=env.get("MAIL_FROM", "slotstack <bookings@localhost>"),
             public_rate_per_minute=_int(env, "PUBLIC_RATE_PER_MINUTE", 120),
             public_rate_burst=_int(env, "PUBLIC_RATE_BURST", 60),
             trusted_proxies=parse_networks(env.get("TRUSTED_PROXIES", ""), "TRUSTED_PROXIES"),

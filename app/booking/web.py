@@ -169,5 +169,5 @@ def cancel_submit(slug: str, booking_id: uuid.UUID, token: Annotated[str, Form()
     ctx = ctx_of(request)
     with ctx.public(request, slug) as (conn, tenant_id):
         check_cancel_token(ctx.settings.secret_key, tenant_id, booking_id, token)
-        cancel_row(conn, booking_id)
+        cancel_row(conn, ctx, booking_id)
     return render("message.html", title="Booking cancelled", message="Your booking is cancelled.")

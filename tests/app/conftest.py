@@ -152,7 +152,8 @@ class Service:
 def start_service(db: DatabaseUrls, *, cell: str = "us", cell_urls: dict[str, str] | None = None,
                   clock: Clock | None = None, fetch_ics: Callable[[str], bytes] | None = None,
                   server: Server | None = None, throttle: Any = None, keys: Any = None, revoke: Any = None,
-                  image_store: Any = None, anonymous: Any = None, **settings: Any) -> Service:
+                  image_store: Any = None, anonymous: Any = None, send_mail: Any = None,
+                  **settings: Any) -> Service:
     """Start the booking service for `db` in a real uvicorn server."""
     clock = clock or Clock()
 
@@ -164,7 +165,7 @@ def start_service(db: DatabaseUrls, *, cell: str = "us", cell_urls: dict[str, st
         if fetch_ics is not None:
             kwargs["fetch_ics"] = fetch_ics
         for name, value in (("throttle", throttle), ("keys", keys), ("revoke", revoke), ("image_store", image_store),
-                            ("anonymous", anonymous)):
+                            ("anonymous", anonymous), ("send_mail", send_mail)):
             if value is not None:
                 kwargs[name] = value
         return create_app(s, **kwargs)

@@ -30,6 +30,7 @@ from booking.bookings import (
 from booking.context import Context, ctx_of
 from booking.db import Conn
 from booking.errors import ApiError, not_found
+from booking.mail.notices import booking_cancelled, booking_created
 from booking.questions import QUESTIONS_SQL, list_questions, validate_answers
 from booking.ratelimit import limit_anonymous
 from booking.search import MAX_PAGE, compute_slots
@@ -132,6 +133,7 @@ def create_booking(ctx: Context, conn: Conn, tenant_id: uuid.UUID, body: Booking
         if existing is None:
             raise ApiError(409, "a request with the same Idempotency-Key is in progress; retry shortly")
         return replay(existing, body_hash), True
+    booking_created(conn, ctx.settings, row["id"], ctx.clock())  # committed with the booking, or not at all
     return row, False
 
 
@@ -153,10 +155,14 @@ def book(slug: str, body: BookingIn, request: Request,
     return JSONResponse(booking_json(ctx, slug, row, offset), status_code=201, headers=headers)
 
 
-def cancel_row(conn: Conn, booking_id: uuid.UUID) -> dict[str, Any]:
-    """Cancel a booking of the current tenant (idempotent); 404 if it is not there."""
-    row = conn.execute("UPDATE bookings SET status = 'cancelled', cancelled_at = coalesce(cancelled_at, now()) "
-                       "WHERE id = %s RETURNING *", (booking_id,)).fetchone()
+def cancel_row(conn: Conn, ctx: Context, booking_id: uuid.UUID) -> dict[str, Any]:
+    """Cancel a booking of the current tenant (idempotent: only the first cancel emails); 404 if it is not there."""
+    row = conn.execute("UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE id = %s "
+                       "AND status <> 'cancelled' RETURNING *", (booking_id,)).fetchone()
+    if row is not None:
+        booking_cancelled(conn, ctx.settings, booking_id, ctx.clock())
+        return row
+    row = conn.execute("SELECT * FROM bookings WHERE id = %s", (booking_id,)).fetchone()
     if row is None:
         raise not_found("booking", booking_id)
     return row
@@ -168,5 +174,5 @@ def public_cancel(slug: str, booking_id: uuid.UUID, token: str, request: Request
     ctx = ctx_of(request)
     with ctx.public(request, slug) as (conn, tenant_id):
         check_cancel_token(ctx.settings.secret_key, tenant_id, booking_id, token)
-        row = cancel_row(conn, booking_id)
+        row = cancel_row(conn, ctx, booking_id)
     return booking_json(ctx, slug, row)
