@@ -15,6 +15,7 @@ from typing import Any
 
 from booking.archive import checksums, export_tenant, import_tenant, read_manifest
 from booking.db import Conn, global_tx, make_pool, tenant_tx
+from booking.embedded import start_migrated
 from booking.errors import ApiError
 from booking.keystore import KeyStore, LocalKeyStore
 from booking.migrate import head_revision
@@ -30,9 +31,7 @@ def _pool(args: argparse.Namespace) -> Iterator[Any]:
     if not url:
         if not getattr(args, "data_dir", None):
             raise TenantCliError("set DATABASE_URL (the service role's URL) or pass --data-dir")
-        from booking.cli import _embedded
-
-        _server, _owner, url = _embedded(args.data_dir)
+        _server, _owner, url = start_migrated(args.data_dir)
     pool = make_pool(url, min_size=1, max_size=2)
     pool.open(wait=True, timeout=30)
     try:
