@@ -22,6 +22,7 @@ from infra.compute.fleet import Fleet, FleetArgs
 from infra.compute.settings import DeploySettings
 from infra.environment import Alerts
 from infra.environment import Cell as CellSpec
+from infra.network.addressing import region_plan
 from infra.network.cell_network import CellNetwork, CellNetworkArgs
 from infra.network.gateway import Gateway, GatewayArgs
 from infra.network.traffic_manager import TrafficManager, TrafficManagerArgs
@@ -91,7 +92,9 @@ def _release(args: CellArgs, vault_uri: pulumi.Output[str],
 
     def render(values: list[Any]) -> compute.VirtualMachineScaleSetExtensionArgsDict:
         uri, client = values
-        boot = cloud_init.Boot(cell=args.spec.name, cell_urls=args.cell_urls, key_vault_uri=uri, client_id=client)
+        boot = cloud_init.Boot(
+            cell=args.spec.name, cell_urls=args.cell_urls, key_vault_uri=uri, client_id=client,
+            trusted_proxies=tuple(region_plan(args.index, role).prefix("gateway") for role in ROLES))
         return release.extension(args.settings.wheel, boot, args.settings.bootstrap)
 
     return pulumi.Output.all(vault_uri, client_id).apply(render)

@@ -32,16 +32,24 @@ from booking.api import (
     users,
 )
 from booking.auth import TokenHasher
+from booking.bodylimit import BodyLimitMiddleware
+from booking.calendars.addresses import private_networks_too, public_only
+from booking.calendars.fetch import FeedFetcher
+from booking.calendars.sync import FeedSync, Fetcher
 from booking.cells import PeerLookup, make_directory
-from booking.context import Context, Fetcher
+from booking.clientaddr import ClientAddressMiddleware
+from booking.context import Context
 from booking.db import make_pool
 from booking.errors import install_handlers
 from booking.headers import SecurityHeadersMiddleware
-from booking.ics import http_fetcher
+from booking.images import MAX_BYTES as IMAGE_MAX_BYTES
 from booking.images import ImageStore, LocalImageStore, S3ImageStore
 from booking.keystore import KeyStore, LocalKeyStore
+from booking.mail.outbox import OutboxWorker, Sender
+from booking.mail.smtp import smtp_sender
 from booking.observability import Metrics, ObservabilityMiddleware, configure_logging
 from booking.providers import Revoker, http_revoker
+from booking.ratelimit import AddressRateLimit
 from booking.settings import Settings
 from booking.throttle import LoginThrottle
 
@@ -64,11 +72,18 @@ def image_store_from(settings: Settings, base_url: str) -> ImageStore | None:
     return None
 
 
+def feed_fetcher(settings: Settings) -> FeedFetcher:
+    """The calendar feed fetcher: public addresses only, unless the deployment serves on-premises calendars."""
+    return FeedFetcher(deadline_s=settings.ics_timeout_s, max_bytes=settings.ics_max_bytes,
+                       policy=private_networks_too if settings.ics_allow_private else public_only)
+
+
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
                peer_lookup: PeerLookup | None = None, fetch_ics: Fetcher | None = None,
                registry: CollectorRegistry | None = None, throttle: LoginThrottle | None = None,
                keys: KeyStore | None = None, revoke: Revoker | None = None,
-               image_store: ImageStore | None = None) -> FastAPI:
+               image_store: ImageStore | None = None, anonymous: AddressRateLimit | None = None,
+               send_mail: Sender | None = None) -> FastAPI:
     """Build the service for one cell; every collaborator that touches the outside world is injectable."""
     pool = make_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max,
                      timeout=settings.pool_timeout_s)
@@ -78,28 +93,40 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
         settings=settings, pool=pool, clock=clock, metrics=metrics,
         cells=make_directory(settings.cell, cell_urls, peer_key=settings.peer_key, timeout_s=settings.peer_timeout_s,
                              lookup=peer_lookup),
-        fetch_ics=fetch_ics or http_fetcher(timeout_s=settings.ics_timeout_s, max_bytes=settings.ics_max_bytes,
-                                            allow_private=settings.ics_allow_private),
+        feeds=FeedSync(pool, fetch_ics or feed_fetcher(settings), clock, workers=settings.feed_workers,
+                       per_tenant=settings.feed_per_tenant),
         tokens=TokenHasher.from_secret_key(settings.secret_key), throttle=throttle or LoginThrottle(clock),
         keys=keys if keys is not None else (LocalKeyStore(Path(settings.key_dir)) if settings.key_dir else None),
         revoke=revoke or http_revoker(settings.revoke_urls),
+        anonymous=anonymous or AddressRateLimit(clock, per_minute=settings.public_rate_per_minute,
+                                                burst=settings.public_rate_burst),
         images=image_store if image_store is not None else image_store_from(settings, cell_urls[settings.cell]),
     )
+
+    if send_mail is None and settings.smtp_host:
+        send_mail = smtp_sender(settings.smtp_host, settings.smtp_port)
+    outbox = None if send_mail is None else OutboxWorker(pool, send_mail, clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         pool.open(wait=False)  # start even if the database is down: /readyz reports it
+        if outbox is not None:
+            outbox.start()
         # Everything imported so far lives as long as the process: move it out of the cyclic GC's view so
         # full collections stop scanning it (they showed up as the slot search's p99 outliers).
         gc.freeze()
         try:
             yield
         finally:
+            ctx.feeds.close()
+            if outbox is not None:
+                outbox.stop()
             pool.close()
 
     app = FastAPI(title="slotstack booking", version=__version__, lifespan=lifespan,
                   docs_url="/docs", redoc_url=None)
     app.state.ctx = ctx
+    app.state.outbox = outbox
     install_handlers(app)
 
     async def db_unavailable(_request: Request, exc: Exception) -> JSONResponse:
@@ -126,7 +153,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
     app.include_router(web_account.router)  # before the public page's /{slug}: /login and /account are reserved
     app.include_router(web.router)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, clock=time.perf_counter)
-    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every response, errors included
+    app.add_middleware(SecurityHeadersMiddleware)  # every response, errors included
+    # before any route or authentication reads a byte: bodies are capped by route
+    app.add_middleware(BodyLimitMiddleware, large_limit=max(settings.ics_max_bytes, IMAGE_MAX_BYTES))
+    # outermost: everything inside (throttles, audit, logs) sees the real client address
+    app.add_middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies)
     return app
 
 

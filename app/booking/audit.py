@@ -11,7 +11,7 @@ from booking.db import Conn
 
 
 def address_of(request: Request | None) -> str:
-    """The client address as the service sees it (behind the gateway: from X-Forwarded-For via uvicorn)."""
+    """The client address (behind the gateway: the one it appended to X-Forwarded-For, see clientaddr.py)."""
     if request is None or request.client is None:
         return ""
     return request.client.host

@@ -102,7 +102,7 @@ def parse_bearer(header: str | None) -> tuple[uuid.UUID, str]:
     if not header or not header.startswith("Bearer "):
         raise ApiError(401, "missing bearer token: send 'Authorization: Bearer <access_token from signup>'")
     token = header.removeprefix("Bearer ").strip()
-    match = TOKEN.match(token)
+    match = TOKEN.fullmatch(token)
     if match is None:
         raise ApiError(401, "malformed bearer token: expected the access_token returned by signup, a personal "
                             "access token (bkp_...) or an OAuth access token (bka_...)")
@@ -126,3 +126,9 @@ def authenticate(conn: Conn, hasher: TokenHasher, tenant_id: uuid.UUID, token: s
         conn.execute("UPDATE api_tokens SET last_used_at = %s WHERE id = %s", (now, row["id"]))
     return Principal(tenant_id, uuid.UUID(str(row["user_id"])), tuple(row["scopes"]), role=row["role"],
                      staff_id=row["staff_id"])
+
+
+def end_login_tokens(conn: Conn, user_id: uuid.UUID) -> int:
+    """Delete the user's sign-in tokens (from signup, login or an invitation), as a password change, log-out
+    everywhere or a new second factor must; personal access tokens and OAuth grants are managed on their own."""
+    return conn.execute("DELETE FROM api_tokens WHERE user_id = %s AND kind = 'login'", (user_id,)).rowcount

@@ -30,7 +30,7 @@ def zone(name: object, key: str) -> ZoneInfo:
 
 def parse_minute(value: object, key: str) -> int:
     """'HH:MM' (or '24:00' as end of day) to minutes after midnight."""
-    if not isinstance(value, str) or not HHMM.match(value):
+    if not isinstance(value, str) or not HHMM.fullmatch(value):
         raise ApiError(422, f"{key}={value!r} is not a time; use 'HH:MM' from '00:00' to '24:00'")
     hours, minutes = value.split(":")
     return int(hours) * 60 + int(minutes)

@@ -19,6 +19,7 @@ import sqlalchemy.exc
 
 from booking import migrate
 from booking.cli_tenant import TenantCliError
+from booking.embedded import start_migrated
 from booking.errors import ApiError
 from booking.settings import SettingsError, parse_cell_urls
 
@@ -27,15 +28,6 @@ log = logging.getLogger("booking.cli")
 
 class CliError(Exception):
     """A command failed in a way the user can fix; the message says how."""
-
-
-def _embedded(data_dir: str) -> tuple[Any, str, str]:
-    """Start the embedded cluster under `data_dir` and migrate it; returns (server, owner_url, app_url)."""
-    from booking.embedded import start_and_provision
-
-    server, urls = start_and_provision(Path(data_dir))
-    migrate.upgrade(urls.owner_url)
-    return server, urls.owner_url, urls.app_url
 
 
 def _from_key_vault(*, prepare: bool) -> bool:
@@ -130,7 +122,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if embedded:
         if not args.data_dir:
             raise CliError("set DATABASE_URL (the service role's URL) or pass --data-dir for embedded PostgreSQL")
-        server, _owner, app_url = _embedded(args.data_dir)
+        server, _owner, app_url = start_migrated(args.data_dir)
         os.environ["DATABASE_URL"] = app_url
     # A generated key is only safe for a single embedded instance; a fleet must share one (from Key Vault).
     os.environ["SECRET_KEY"] = _secret_key(args.data_dir if embedded else None)
@@ -146,7 +138,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _exit_quietly)
     try:
         uvicorn.run("booking.app:create_app_from_env", factory=True, host=args.host, port=args.port,
-                    workers=args.workers, log_config=None, access_log=False, proxy_headers=True)
+                    # X-Forwarded-For is read by booking.clientaddr from TRUSTED_PROXIES only, never by uvicorn
+                    workers=args.workers, log_config=None, access_log=False, proxy_headers=False)
     except SystemExit:
         pass
     finally:
@@ -162,7 +155,7 @@ def _exit_quietly(_signum: int, _frame: object) -> None:
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Migrate the schema as the owner role."""
     if args.data_dir:
-        _embedded(args.data_dir)
+        start_migrated(args.data_dir)
         print(json.dumps({"migrated": migrate.head_revision(), "data_dir": args.data_dir}))
         return 0
     if not args.database_url and _from_key_vault(prepare=True):  # on a VM: role and migrations done
@@ -199,7 +192,7 @@ def cmd_create_tenant(args: argparse.Namespace) -> int:
     if not url:
         if not args.data_dir:
             raise CliError("set DATABASE_URL (the service role's URL) or pass --data-dir")
-        _server, _owner, url = _embedded(args.data_dir)
+        _server, _owner, url = start_migrated(args.data_dir)
     # tokens are stored as HMACs keyed by SECRET_KEY: without it the tenant is created but no token printed
     key = os.environ.get("SECRET_KEY") or (_secret_key(args.data_dir) if args.data_dir else None)
     if key is None:

@@ -1,4 +1,4 @@
-"""`booking tenant export|import|verify|erase` and `booking retention run`: moving and erasing tenants."""
+"""`booking tenant export|import|verify|erase|plan` and `booking retention run`: moving, erasing, plans."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 
 from booking.archive import checksums, export_tenant, import_tenant, read_manifest
 from booking.db import Conn, global_tx, make_pool, tenant_tx
+from booking.embedded import start_migrated
 from booking.errors import ApiError
 from booking.keystore import KeyStore, LocalKeyStore
 from booking.migrate import head_revision
@@ -30,9 +31,7 @@ def _pool(args: argparse.Namespace) -> Iterator[Any]:
     if not url:
         if not getattr(args, "data_dir", None):
             raise TenantCliError("set DATABASE_URL (the service role's URL) or pass --data-dir")
-        from booking.cli import _embedded
-
-        _server, _owner, url = _embedded(args.data_dir)
+        _server, _owner, url = start_migrated(args.data_dir)
     pool = make_pool(url, min_size=1, max_size=2)
     pool.open(wait=True, timeout=30)
     try:
@@ -113,6 +112,20 @@ def cmd_erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Change a tenant's plan (after billing says so); moving to free disconnects its integrations."""
+    from booking.plans import change_plan
+    from booking.providers import http_revoker
+
+    cell = os.environ.get("CELL", "us")
+    with _pool(args) as pool:
+        with global_tx(pool) as conn:
+            tenant_id = _tenant_id(conn, args.slug, cell)
+        result = change_plan(pool, _keys(args), http_revoker(), tenant_id, args.plan, actor="system:cli")
+    print(json.dumps(result, default=str))
+    return 0
+
+
 def cmd_retention(args: argparse.Namespace) -> int:
     """Apply every tenant's retention setting now (run daily, e.g. from a systemd timer)."""
     from booking.privacy import apply_retention
@@ -125,7 +138,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: Any) -> None:
     """Register the subcommands on the `booking` parser."""
-    t = sub.add_parser("tenant", help="move or erase a tenant: export, import, verify, erase")
+    t = sub.add_parser("tenant", help="move, erase or re-plan a tenant: export, import, verify, erase, plan")
     tsub = t.add_subparsers(dest="tenant_command", required=True)
     e = tsub.add_parser("export", help="write the tenant's archive")
     e.add_argument("--slug", required=True)
@@ -137,7 +150,10 @@ def add_parsers(sub: Any) -> None:
     x = tsub.add_parser("erase", help="erase a tenant in this cell and shred its data key")
     x.add_argument("--slug", required=True)
     x.add_argument("--moved-to", help="cell the tenant now lives in; this cell then answers 421 towards it")
-    for p, func in ((e, cmd_export), (i, cmd_import), (v, cmd_verify), (x, cmd_erase)):
+    pl = tsub.add_parser("plan", help="change a tenant's plan (an operator's decision, not a tenant API)")
+    pl.add_argument("--slug", required=True)
+    pl.add_argument("--plan", required=True, help="free or pro; free disconnects every integration")
+    for p, func in ((e, cmd_export), (i, cmd_import), (v, cmd_verify), (x, cmd_erase), (pl, cmd_plan)):
         p.add_argument("--data-dir", help="embedded PostgreSQL data directory (used when DATABASE_URL is unset)")
         p.set_defaults(func=func)
     r = sub.add_parser("retention", help="erase bookings and customers older than each tenant's retention")

@@ -13,6 +13,7 @@ from fastapi import Request
 from psycopg_pool import ConnectionPool
 
 from booking.auth import ALL, Principal, TokenHasher, authenticate, parse_bearer
+from booking.calendars.sync import FeedSync
 from booking.cells import CellDirectory
 from booking.db import Conn, global_tx, tenant_tx
 from booking.errors import ApiError
@@ -20,13 +21,13 @@ from booking.images import ImageStore
 from booking.keystore import KeyStore
 from booking.observability import Metrics
 from booking.providers import Revoker
+from booking.ratelimit import AddressRateLimit
 from booking.roles import check_role
 from booking.sessions import COOKIE, check_csrf, session_principal, session_tenant
 from booking.settings import Settings
 from booking.tenants import SLUG
 from booking.throttle import LoginThrottle
 
-Fetcher = Callable[[str], bytes]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Which scope an owner endpoint needs, by path prefix; anything else (credentials, integrations, privacy)
 # needs a full login token or a web session.
@@ -52,18 +53,19 @@ def route_of(request: Request) -> str:
 
 @dataclass
 class Context:
-    """Dependencies of the handlers; tests build it with their own clock, fetcher and registry."""
+    """Dependencies of the handlers; tests build it with their own clock, feed fetcher and registry."""
 
     settings: Settings
     pool: ConnectionPool[Conn]
     clock: Callable[[], datetime]
     cells: CellDirectory
     metrics: Metrics
-    fetch_ics: Fetcher
+    feeds: FeedSync
     tokens: TokenHasher
     throttle: LoginThrottle
     keys: KeyStore | None
     revoke: Revoker
+    anonymous: AddressRateLimit
     images: ImageStore | None = None
 
     @contextmanager
@@ -98,7 +100,7 @@ class Context:
 
     def resolve_slug(self, request: Request, slug: str) -> uuid.UUID:
         """The id of the tenant homed in this cell under `slug`; 421 if it lives elsewhere, else 404."""
-        if not SLUG.match(slug):
+        if not SLUG.fullmatch(slug):
             raise ApiError(404, f"no business with slug {slug[:60]!r}")
         with global_tx(self.pool) as conn:
             row = conn.execute("SELECT tenant_id, home_cell FROM tenant_directory WHERE slug = %s",
@@ -131,7 +133,7 @@ class Context:
         Looking the slug up and scoping the transaction is one round trip: set_config only receives the id
         when the directory says the tenant is homed in this cell.
         """
-        if not SLUG.match(slug):  # cannot exist anywhere: answer without asking the database or other cells
+        if not SLUG.fullmatch(slug):  # cannot exist anywhere: answer without asking the database or other cells
             raise ApiError(404, f"no business with slug {slug[:60]!r}")
         with self.pool.connection() as conn, conn.transaction():
             row = conn.execute(

@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from booking import migrate
 from booking.provision import DatabaseUrls, provision
 
 
@@ -33,6 +34,13 @@ def start_and_provision(data_dir: Path, *, stop_at_exit: bool = True) -> tuple[A
     """Start the embedded cluster and make sure roles and database exist."""
     server = start_cluster(data_dir, stop_at_exit=stop_at_exit)
     return server, provision(server.get_uri())
+
+
+def start_migrated(data_dir: str) -> tuple[Any, str, str]:
+    """Start the embedded cluster under `data_dir` and migrate it; returns (server, owner_url, app_url)."""
+    server, urls = start_and_provision(Path(data_dir))
+    migrate.upgrade(urls.owner_url)
+    return server, urls.owner_url, urls.app_url
 
 
 def pg_bin(name: str) -> Path:

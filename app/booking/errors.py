@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 
@@ -25,10 +26,26 @@ def not_found(what: str, ident: object) -> ApiError:
 
 
 def install_handlers(app: FastAPI) -> None:
-    """Render ApiError as `{"detail": ..., **extra}` with its status."""
+    """Render ApiError as `{"detail": ..., **extra}` with its status, and a domain refusal as 422."""
 
     async def handle(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
         return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status, headers=exc.headers)
 
+    async def refused(_request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    async def invalid(_request: Request, exc: Exception) -> JSONResponse:
+        # without the offending input: echoing it back costs a recursion per level of nesting (a body nested
+        # 500 deep made the default handler fail with a 500), and repeats the client's data for nothing
+        assert isinstance(exc, RequestValidationError)
+        errors = [{key: err[key] for key in ("type", "loc", "msg") if key in err} for err in exc.errors()[:20]]
+        return JSONResponse({"detail": errors}, status_code=422)
+
     app.add_exception_handler(ApiError, handle)
+    app.add_exception_handler(Refused, refused)
+    app.add_exception_handler(RequestValidationError, invalid)
+
+
+class Refused(Exception):
+    """Domain input the service will not use (a calendar, a feed URL); answered as 422 with the message."""

@@ -102,7 +102,7 @@ class LocalImageStore:
         self.dir, self.base_url = Path(directory), base_url.rstrip("/")
 
     def _path(self, key: str) -> Path:
-        if not KEY.match(key):
+        if not KEY.fullmatch(key):
             raise ValueError(f"image key {key!r} is malformed")
         return self.dir / key
 

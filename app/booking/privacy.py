@@ -14,6 +14,7 @@ from booking.errors import ApiError, not_found
 from booking.images import ImageStore
 from booking.integrations import disconnect
 from booking.keystore import KeyStore
+from booking.mail.outbox import forget_customer
 from booking.providers import Revoker
 
 AUDIT_KEPT_DAYS = 400  # the audit log outlives the bookings it describes (who erased what, and when)
@@ -36,6 +37,7 @@ def customer_export(conn: Conn, customer_id: uuid.UUID) -> dict[str, Any]:
 def customer_erase(conn: Conn, customer_id: uuid.UUID) -> int:
     """Delete a customer and their bookings (freeing those slots); returns the number of bookings erased."""
     n = conn.execute("SELECT count(*) AS n FROM bookings WHERE customer_id = %s", (customer_id,)).fetchone()
+    forget_customer(conn, customer_id)
     if conn.execute("DELETE FROM customers WHERE id = %s", (customer_id,)).rowcount == 0:
         raise not_found("customer", customer_id)
     return int(n["n"]) if n else 0
@@ -85,6 +87,9 @@ def apply_retention(pool: ConnectionPool[Conn], cell: str, now: datetime) -> dic
                 continue
             cutoff = now - timedelta(days=row["retention_days"])
             bookings = conn.execute("DELETE FROM bookings WHERE ends_at < %s", (cutoff,)).rowcount
+            # finished messages older than the cutoff (a failed one still holds its text)
+            conn.execute("DELETE FROM outbox WHERE created_at < %s AND status IN ('sent', 'cancelled', 'failed')",
+                         (cutoff,))
             # a customer exists only through bookings (made in the same transaction): none left, nothing to keep
             customers = conn.execute("DELETE FROM customers c WHERE NOT EXISTS "
                                      "(SELECT 1 FROM bookings b WHERE b.customer_id = c.id)").rowcount

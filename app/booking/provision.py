@@ -45,9 +45,9 @@ def provision(
     that needs passwords, set them in the URLs you pass to `booking migrate` and DATABASE_URL instead.
     """
     for role in (owner, app_role):
-        if not ROLE_NAME.match(role):
+        if not ROLE_NAME.fullmatch(role):
             raise ValueError(f"role name {role!r} is invalid; use lower-case letters, digits and '_'")
-    if not ROLE_NAME.match(database):
+    if not ROLE_NAME.fullmatch(database):
         raise ValueError(f"database name {database!r} is invalid; use lower-case letters, digits and '_'")
     with psycopg.connect(admin_url, autocommit=True) as conn:
         existing = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname IN (%s, %s)",
@@ -80,7 +80,7 @@ def ensure_app_role(owner_url: str, app_url: str) -> str:
     parts = urlsplit(app_url)
     role, password = unquote(parts.username or ""), unquote(parts.password or "")
     database = parts.path.lstrip("/")
-    if not ROLE_NAME.match(role):
+    if not ROLE_NAME.fullmatch(role):
         raise ValueError(f"the service role {role!r} in DATABASE_URL is invalid; use lower-case letters, digits "
                          "and '_'")
     if not password:

@@ -25,7 +25,7 @@ def replace_questions(conn: Conn, items: list[dict[str, Any]]) -> list[dict[str,
     seen: set[str] = set()
     for i, q in enumerate(items):
         key = q.get("key")
-        if not isinstance(key, str) or not KEY.match(key) or key in seen:
+        if not isinstance(key, str) or not KEY.fullmatch(key) or key in seen:
             raise ApiError(422, f"questions[{i}].key={key!r} must be unique, lower-case, start with a letter")
         seen.add(key)
         if not isinstance(q.get("label"), str) or not q["label"].strip():

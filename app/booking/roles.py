@@ -25,6 +25,7 @@ STAFF_ROUTES = frozenset({
     ("GET", "/v1/staff"), ("GET", "/v1/staff/{staff_id}"),
     # their own hours and connected calendar (OWN_STAFF_ROUTES)
     ("PUT", "/v1/staff/{staff_id}/availability"), ("PUT", "/v1/staff/{staff_id}/calendar"),
+    ("GET", "/v1/staff/{staff_id}/calendar"),
     # their own bookings: the handlers filter by Principal.staff_id (api/bookings.py, MINE)
     ("GET", "/v1/bookings"), ("GET", "/v1/bookings/{booking_id}"), ("POST", "/v1/bookings/{booking_id}/cancel"),
     ("POST", "/v1/bookings/{booking_id}/reschedule"),

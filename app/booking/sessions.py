@@ -38,7 +38,7 @@ def create_session(conn: Conn, hasher: TokenHasher, tenant_id: uuid.UUID, user_i
 
 def session_tenant(cookie: str) -> uuid.UUID:
     """The tenant a session cookie belongs to, or 401."""
-    match = SESSION.match(cookie)
+    match = SESSION.fullmatch(cookie)
     if match is None:
         raise ApiError(401, "malformed session cookie; sign in again at /login")
     return uuid.UUID(match.group(1))

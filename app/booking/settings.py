@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -38,7 +39,7 @@ def parse_cell_urls(raw: str) -> dict[str, str]:
                 raise SettingsError(f"CELL_URLS entry {item!r} must look like 'us=https://us.example.com'")
             pairs[name.strip()] = url.strip()
     for name, url in pairs.items():
-        if not CELL_NAME.match(name):
+        if not CELL_NAME.fullmatch(name):
             raise SettingsError(f"CELL_URLS has cell name {name!r}; use lower-case letters, digits and '-'")
         if not url.startswith(("http://", "https://")):
             raise SettingsError(f"CELL_URLS[{name!r}]={url!r} must be an http(s) URL")
@@ -68,8 +69,26 @@ class Settings:
     only asks the other cells where a slug lives (two signups racing in two cells are then not prevented)."""
     ics_max_bytes: int = 2_000_000
     ics_timeout_s: float = 10.0
+    """The whole fetch of a calendar feed (connect, TLS, headers and body) must finish within this."""
     ics_allow_private: bool = False
-    """Allow calendar feed URLs on private networks (on-premises calendars); off in the cloud."""
+    """Allow calendar feed URLs on private networks (on-premises calendars); off in the cloud. Link-local addresses
+    and the cloud platform endpoints stay refused."""
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    """Networks whose X-Forwarded-For is believed (TRUSTED_PROXIES: the gateway subnets, set by the program);
+    empty: the connection's address is the client's."""
+    public_rate_per_minute: int = 120
+    """Anonymous requests (public API, booking page) per client address and minute, after the burst."""
+    public_rate_burst: int = 60
+    smtp_host: str = ""
+    """Where the outbox worker delivers email (SMTP_HOST, default localhost: the local stack's sink); empty: no
+    worker runs in this process (messages wait in the outbox)."""
+    smtp_port: int = 25
+    mail_from: str = "slotstack <bookings@localhost>"
+    """Sender of every email (MAIL_FROM), with the environment's own domain."""
+    feed_workers: int = 4
+    """Threads that fetch calendar feeds in the background (never a request thread)."""
+    feed_per_tenant: int = 2
+    """At most this many feeds of one tenant are queued or being fetched at a time."""
     key_dir: str = ""
     """Local key store (KEK file + wrapped tenant data keys); the embedded default uses DATA_DIR/keys."""
     revoke_urls: Mapping[str, str | None] = field(default_factory=dict)
@@ -86,7 +105,7 @@ class Settings:
     """Serve images by presigned GET from the regional bucket instead of the CDN."""
 
     def __post_init__(self) -> None:
-        if not CELL_NAME.match(self.cell):
+        if not CELL_NAME.fullmatch(self.cell):
             raise SettingsError(f"CELL={self.cell!r} is not a cell name; use e.g. 'us', 'eu' or 'au'")
         if len(self.secret_key) < 32:
             raise SettingsError("SECRET_KEY must be at least 32 characters; generate one with "
@@ -98,6 +117,11 @@ class Settings:
             raise SettingsError(
                 f"CELL_URLS has no URL for this cell CELL={self.cell!r}; it lists {sorted(self.cell_urls)}"
             )
+
+    @property
+    def mail_domain(self) -> str:
+        """The sender's domain, also used in Message-IDs."""
+        return self.mail_from.rsplit("@", 1)[-1].rstrip(">").strip() or "localhost"
 
     @property
     def base_url(self) -> str:
@@ -129,7 +153,24 @@ class Settings:
             images_s3_endpoint=env.get("IMAGES_S3_ENDPOINT_URL", ""),
             images_cdn_url=env.get("IMAGES_CDN_URL", ""),
             images_strict_residency=env.get("IMAGES_STRICT_RESIDENCY", "") in ("1", "true", "yes"),
+            smtp_host=env.get("SMTP_HOST", "localhost"),
+            smtp_port=_int(env, "SMTP_PORT", 25),
+            mail_from=env.get("MAIL_FROM", "slotstack <bookings@localhost>"),
+            public_rate_per_minute=_int(env, "PUBLIC_RATE_PER_MINUTE", 120),
+            public_rate_burst=_int(env, "PUBLIC_RATE_BURST", 60),
+            trusted_proxies=parse_networks(env.get("TRUSTED_PROXIES", ""), "TRUSTED_PROXIES"),
         )
+
+
+def parse_networks(raw: str, key: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated CIDRs, e.g. `10.16.0.0/24,10.17.0.0/24`."""
+    networks = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(item))
+        except ValueError:
+            raise SettingsError(f"{key} has {item!r}, which is not a network; use CIDRs like 10.16.0.0/24") from None
+    return tuple(networks)
 
 
 def _int(env: Mapping[str, str], key: str, default: int) -> int:

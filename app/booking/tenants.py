@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -42,7 +43,7 @@ class NewTenant:
 
 def validate(t: NewTenant, known_cells: list[str]) -> None:
     """Check every field, raising 422 that names the field, the value and what is allowed."""
-    if not SLUG.match(t.slug) or t.slug in RESERVED:
+    if not SLUG.fullmatch(t.slug) or t.slug in RESERVED:
         raise ApiError(422, f"tenant.slug={t.slug!r} is not allowed; use 3-40 lower-case letters, digits or "
                             f"'-', not starting or ending with '-', and not one of {sorted(RESERVED)}")
     if not t.name.strip() or len(t.name) > 200:
@@ -52,13 +53,13 @@ def validate(t: NewTenant, known_cells: list[str]) -> None:
     zone(t.timezone, "tenant.timezone")
     if t.plan not in PLANS:
         raise ApiError(422, f"tenant.plan={t.plan!r} is not a plan; allowed: {list(PLANS)}")
-    if not EMAIL.match(t.owner_email) or len(t.owner_email) > 254:
+    if not EMAIL.fullmatch(t.owner_email) or len(t.owner_email) > 254:
         raise ApiError(422, "owner.email is not an email address")
     check_password(t.owner_password, context=(t.name, t.slug, t.owner_email), field="owner.password")
 
 
-def create_tenant(pool: Any, cells: CellDirectory, cell: str, t: NewTenant,
-                  tokens: TokenHasher | None) -> tuple[dict[str, Any], str | None]:
+def create_tenant(pool: Any, cells: CellDirectory, cell: str, t: NewTenant, tokens: TokenHasher | None,
+                  token_expires_at: datetime | None = None) -> tuple[dict[str, Any], str | None]:
     """Create tenant, owner and first access token in this cell; returns (tenant, access_token).
 
     Without a token hasher (the CLI without SECRET_KEY) no token is issued: it could not be checked.
@@ -110,7 +111,8 @@ def create_tenant(pool: Any, cells: CellDirectory, cell: str, t: NewTenant,
             assert tenant is not None
             assert user is not None
             record(conn, tenant_id, f"user:{user['id']}", "tenant.created", str(tenant_id))
-            token = None if tokens is None else issue_token(conn, tokens, tenant_id, user["id"], name="signup")[1]
+            token = None if tokens is None else issue_token(conn, tokens, tenant_id, user["id"], name="signup",
+                                                                  expires_at=token_expires_at)[1]
     except (ApiError, psycopg.errors.UniqueViolation) as exc:
         release_claim(pool, t.slug, cell)
         cells.withdraw(t.slug, [url for _name, url in cells.peers])

@@ -10,20 +10,23 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import available_timezones
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from booking.api.public import BookingIn, booking_json, cancel_row, compute_slots, create_booking
+from booking.api.public import BookingIn, booking_json, cancel_row, create_booking
 from booking.availability import zone
 from booking.bookings import Conflict, check_cancel_token
 from booking.context import ctx_of
 from booking.errors import ApiError
 from booking.questions import list_questions
+from booking.ratelimit import limit_anonymous
+from booking.search import compute_slots
 
-router = APIRouter(include_in_schema=False)
+# anonymous pages: every request costs the caller's address a token (booking.ratelimit)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(limit_anonymous)])
 env = Environment(loader=PackageLoader("booking", "templates"), autoescape=select_autoescape(["html"]))
 DAYS_SHOWN = 14
 # Zones offered in the page's time-zone picker: the canonical Area/City names.
@@ -71,7 +74,8 @@ def days_page(slug: str, service_id: uuid.UUID, request: Request,
         if service is None:
             return render("message.html", 404, title="Not found", message="This service does not exist.")
         first = ctx.clock().astimezone(tz).date()
-        slots = compute_slots(conn, ctx, service_id, first, first + timedelta(days=DAYS_SHOWN - 1), tz, None)
+        slots = compute_slots(conn, ctx, service_id, first, first + timedelta(days=DAYS_SHOWN - 1), tz, None,
+                              clip=True).slots
     by_day: OrderedDict[str, list[dict[str, str]]] = OrderedDict()
     for s in slots:
         by_day.setdefault(s["start"][:10], []).append(s)
@@ -165,5 +169,5 @@ def cancel_submit(slug: str, booking_id: uuid.UUID, token: Annotated[str, Form()
     ctx = ctx_of(request)
     with ctx.public(request, slug) as (conn, tenant_id):
         check_cancel_token(ctx.settings.secret_key, tenant_id, booking_id, token)
-        cancel_row(conn, booking_id)
+        cancel_row(conn, ctx, booking_id)
     return render("message.html", title="Booking cancelled", message="Your booking is cancelled.")

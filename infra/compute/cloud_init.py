@@ -31,6 +31,8 @@ class Boot:
     """The cell's Key Vault (KEY_VAULT_URI)."""
     client_id: str
     """Client id of the fleet's user-assigned identity (AZURE_CLIENT_ID)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """The gateway subnets (TRUSTED_PROXIES): the only peers whose X-Forwarded-For the service believes."""
 
 
 def environment(boot: Boot) -> dict[str, str]:
@@ -40,6 +42,7 @@ def environment(boot: Boot) -> dict[str, str]:
         "CELL_URLS": ",".join(f"{name}={url}" for name, url in sorted(boot.cell_urls.items())),
         "KEY_VAULT_URI": boot.key_vault_uri,
         "AZURE_CLIENT_ID": boot.client_id,
+        **({"TRUSTED_PROXIES": ",".join(boot.trusted_proxies)} if boot.trusted_proxies else {}),
     }
 
 

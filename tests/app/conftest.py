@@ -107,7 +107,7 @@ class Server:
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on",
-                                                    timeout_graceful_shutdown=2))
+                                                    proxy_headers=False, timeout_graceful_shutdown=2))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def start(self) -> Server:
@@ -152,16 +152,20 @@ class Service:
 def start_service(db: DatabaseUrls, *, cell: str = "us", cell_urls: dict[str, str] | None = None,
                   clock: Clock | None = None, fetch_ics: Callable[[str], bytes] | None = None,
                   server: Server | None = None, throttle: Any = None, keys: Any = None, revoke: Any = None,
-                  image_store: Any = None, **settings: Any) -> Service:
+                  image_store: Any = None, anonymous: Any = None, send_mail: Any = None,
+                  **settings: Any) -> Service:
     """Start the booking service for `db` in a real uvicorn server."""
     clock = clock or Clock()
 
     def build(urls: dict[str, str]) -> Any:
+        # the tests' customers all come from 127.0.0.1: the per-address limit has its own tests
+        settings.setdefault("public_rate_burst", 1_000_000)
         s = Settings(database_url=db.app_url, secret_key=SECRET, cell=cell, cell_urls=urls, **settings)
         kwargs: dict[str, Any] = {"clock": clock}
         if fetch_ics is not None:
             kwargs["fetch_ics"] = fetch_ics
-        for name, value in (("throttle", throttle), ("keys", keys), ("revoke", revoke), ("image_store", image_store)):
+        for name, value in (("throttle", throttle), ("keys", keys), ("revoke", revoke), ("image_store", image_store),
+                            ("anonymous", anonymous), ("send_mail", send_mail)):
             if value is not None:
                 kwargs[name] = value
         return create_app(s, **kwargs)
@@ -182,6 +186,14 @@ def service(db: DatabaseUrls) -> Iterator[Service]:
     svc = start_service(db)
     yield svc
     svc.server.stop()
+
+
+def set_plan(svc: Service, tenant_id: str, plan: str) -> dict[str, Any]:
+    """What `booking tenant plan` does (an operator's command), on the running service's pool and key store."""
+    from booking.plans import change_plan
+
+    ctx = svc.app.state.ctx
+    return change_plan(ctx.pool, ctx.keys, ctx.revoke, uuid.UUID(tenant_id), plan, actor="system:cli")
 
 
 def as_app(db: DatabaseUrls) -> psycopg.Connection[Any]:

@@ -20,7 +20,7 @@ from tests.app.conftest import PASSWORD, Clock, Service, start_service
 @pytest.fixture(scope="module")
 def svc(db: DatabaseUrls) -> Iterator[Service]:
     clock = Clock()
-    s = start_service(db, clock=clock, throttle=LoginThrottle(clock, per_account=3, per_address=8))
+    s = start_service(db, clock=clock, throttle=LoginThrottle(clock, free=3, per_address=8))
     yield s
     s.server.stop()
 
@@ -116,17 +116,23 @@ def test_totp_enrolment_login_and_replay(svc: Service) -> None:
     assert needs.json()["mfa_required"] is True
     svc.clock.now += timedelta(seconds=30)
     code = totp.at(svc.clock.now)
-    assert login(svc, "totp-shop", totp=code).status_code == 200
+    assert svc.call("GET", "/v1/tenant", token).status_code == 401, "the password-only token ends with enrolment"
+    signed_in = login(svc, "totp-shop", totp=code)
+    assert signed_in.status_code == 200
     assert login(svc, "totp-shop", totp=code).status_code == 401, "a TOTP code must not be accepted twice"
+    cookie, csrf = session_of(signed_in)
     # with TOTP on, 8 characters are enough for a new password
-    r = svc.call("PUT", "/v1/account/password", token, json={"current_password": PASSWORD, "new_password": "k9#Vt2pQ"})
+    r = svc.call("PUT", "/v1/account/password", json={"current_password": PASSWORD, "new_password": "k9#Vt2pQ"},
+                 headers={"Cookie": f"__Host-session={cookie}", "X-CSRF-Token": csrf})
     assert r.status_code == 200, r.text
     svc.clock.now += timedelta(seconds=30)
-    assert login(svc, "totp-shop", "k9#Vt2pQ", totp=totp.at(svc.clock.now)).status_code == 200
+    again = login(svc, "totp-shop", "k9#Vt2pQ", totp=totp.at(svc.clock.now))
+    assert again.status_code == 200
+    cookie, csrf = session_of(again)
     # ...and disabling TOTP is refused while the password would be too short for a single factor
     svc.clock.now += timedelta(seconds=30)
-    r = svc.call("POST", "/v1/account/totp/disable", token, json={"code": totp.at(svc.clock.now),
-                                                                   "password": "k9#Vt2pQ"})
+    r = svc.call("POST", "/v1/account/totp/disable", json={"code": totp.at(svc.clock.now), "password": "k9#Vt2pQ"},
+                 headers={"Cookie": f"__Host-session={cookie}", "X-CSRF-Token": csrf})
     assert r.status_code == 422
     assert "at least 15" in r.json()["detail"]
 
@@ -134,17 +140,21 @@ def test_totp_enrolment_login_and_replay(svc: Service) -> None:
 def test_log_out_everywhere_ends_every_session(svc: Service) -> None:
     svc.clock.now += timedelta(hours=3)
     token = svc.signup("logout-shop")["access_token"]
+    pat = svc.call("POST", "/v1/tokens", token, json={"name": "ci", "scopes": ["tenant:read"]}).json()["token"]
     phone, laptop = session_of(login(svc, "logout-shop")), session_of(login(svc, "logout-shop"))
     for cookie, _ in (phone, laptop):
         assert svc.call("GET", "/v1/tenant", headers={"Cookie": f"__Host-session={cookie}"}).status_code == 200
     r = svc.call("POST", "/v1/account/logout-all", headers={"Cookie": f"__Host-session={phone[0]}",
                                                             "X-CSRF-Token": phone[1]})
-    assert r.json() == {"sessions_ended": 2}
+    assert r.json() == {"sessions_ended": 2, "tokens_ended": 1}
     for cookie, _ in (phone, laptop):
         assert svc.call("GET", "/v1/tenant", headers={"Cookie": f"__Host-session={cookie}"}).status_code == 401
-    assert svc.call("GET", "/v1/tenant", token).status_code == 200  # API tokens are managed separately
-    events = [e["action"] for e in svc.call("GET", "/v1/audit", token).json()["events"]]
-    assert events[:3] == ["logout.everywhere", "login", "login"]
+    assert svc.call("GET", "/v1/tenant", token).status_code == 401  # the signup token is a sign-in too
+    assert svc.call("GET", "/v1/tenant", pat).status_code == 200  # personal access tokens are managed separately
+    fresh, _ = session_of(login(svc, "logout-shop"))
+    events = [e["action"] for e in svc.call("GET", "/v1/audit", headers={"Cookie": f"__Host-session={fresh}"})
+              .json()["events"]]
+    assert events[:4] == ["login", "logout.everywhere", "login", "login"]
 
 
 def _cookies(r: requests.Response) -> dict[str, str]:

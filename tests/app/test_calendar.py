@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
-from booking.errors import ApiError
-from booking.ics import http_fetcher
+from booking.calendars.addresses import private_networks_too
+from booking.calendars.fetch import FeedError, FeedFetcher
 
 from tests.app.conftest import Business, Service, as_app, book, make_business, start_service
 
@@ -170,15 +170,34 @@ def test_malformed_upload_is_refused_and_previous_blocks_stay(svc: Service, biz:
     assert day_starts(svc, biz, "2026-01-07") == []  # the offsite block is still there
 
 
+def put_feed(svc: Service, biz: Business, url: str) -> Any:
+    return svc.call("PUT", f"/v1/staff/{biz.staff_id}/calendar", biz.token, json={"url": url})
+
+
+def settled_feed(svc: Service, biz: Business, timeout_s: float = 20.0) -> dict[str, Any]:
+    """The URL feed's status once the background fetch has finished (bounded wait)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        feeds = svc.call("GET", f"/v1/staff/{biz.staff_id}/calendar", biz.token).json()["feeds"]
+        urls = [f for f in feeds if f["source"] == "url"]
+        if urls and urls[0]["status"] != "pending":
+            return dict(urls[0])
+        time.sleep(0.05)
+    raise AssertionError("the feed stayed pending")
+
+
 def test_feed_url_import_and_reimport_replaces_only_that_feed(svc: Service, biz: Business, feed_url: str) -> None:
     Feed.routes["/team.ics"] = (200, OTHER.encode(), 0.0)
-    r = svc.call("PUT", f"/v1/staff/{biz.staff_id}/calendar", biz.token, json={"url": f"{feed_url}/team.ics"})
-    assert r.status_code == 200, r.text
-    assert r.json() == {"busy_blocks": 1, "source": "url"}
+    r = put_feed(svc, biz, f"{feed_url}/team.ics")
+    assert r.status_code == 202, r.text
+    assert r.json()["feed"]["status"] == "pending"
+    feed = settled_feed(svc, biz)
+    assert (feed["status"], feed["busy_blocks"], feed["last_error"]) == ("ok", 1, None)
     assert "14:00" not in day_starts(svc, biz, "2026-01-06")
     assert day_starts(svc, biz, "2026-01-07") == []  # the uploaded calendar is a separate feed and stays
     Feed.routes["/team.ics"] = (200, OTHER.replace("T13", "T15").replace("T14", "T16").encode(), 0.0)
-    svc.call("PUT", f"/v1/staff/{biz.staff_id}/calendar", biz.token, json={"url": f"{feed_url}/team.ics"})
+    assert put_feed(svc, biz, f"{feed_url}/team.ics").status_code == 202
+    settled_feed(svc, biz)
     starts = day_starts(svc, biz, "2026-01-06")
     assert "14:00" in starts
     assert "16:00" not in starts
@@ -186,29 +205,31 @@ def test_feed_url_import_and_reimport_replaces_only_that_feed(svc: Service, biz:
 
 def test_a_failing_feed_keeps_the_previous_blocks(svc: Service, biz: Business, feed_url: str) -> None:
     Feed.routes["/team.ics"] = (500, b"oops", 0.0)
-    r = svc.call("PUT", f"/v1/staff/{biz.staff_id}/calendar", biz.token, json={"url": f"{feed_url}/team.ics"})
-    assert r.status_code == 422
-    assert "HTTP 500" in r.json()["detail"]
+    assert put_feed(svc, biz, f"{feed_url}/team.ics").status_code == 202
+    feed = settled_feed(svc, biz)
+    assert feed["status"] == "failed"
+    assert "HTTP 500" in feed["last_error"]
+    assert feed["last_fetched_at"] is not None  # when the blocks still in use were fetched
     Feed.routes["/team.ics"] = (200, b"BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:2026", 0.0)
-    r = svc.call("PUT", f"/v1/staff/{biz.staff_id}/calendar", biz.token, json={"url": f"{feed_url}/team.ics"})
-    assert r.status_code == 422
+    assert put_feed(svc, biz, f"{feed_url}/team.ics").status_code == 202
+    assert settled_feed(svc, biz)["status"] == "failed"
     assert "16:00" not in day_starts(svc, biz, "2026-01-06")
 
 
-def test_fetcher_enforces_timeout_size_and_private_addresses(feed_url: str) -> None:
+def test_fetcher_enforces_deadline_size_and_private_addresses(feed_url: str) -> None:
     Feed.routes["/slow.ics"] = (200, OTHER.encode(), 1.5)
     Feed.routes["/big.ics"] = (200, b"X" * 5000, 0.0)
-    fetch = http_fetcher(timeout_s=0.3, max_bytes=1000, allow_private=True)
-    with pytest.raises(ApiError, match="could not be fetched"):
+    fetch = FeedFetcher(deadline_s=0.3, max_bytes=1000, policy=private_networks_too)
+    with pytest.raises(FeedError, match=r"longer than 0\.3 s in total"):
         fetch(f"{feed_url}/slow.ics")
-    with pytest.raises(ApiError, match="larger than 1000 bytes"):
+    with pytest.raises(FeedError, match="larger than 1000 bytes"):
         fetch(f"{feed_url}/big.ics")
-    public_only = http_fetcher(timeout_s=1, max_bytes=1000)
+    public_only = FeedFetcher(deadline_s=1, max_bytes=1000)
     before = len(Feed.seen)
-    with pytest.raises(ApiError, match="private address"):
+    with pytest.raises(FeedError, match=r"resolves to 127\.0\.0\.1, which is refused"):
         public_only(f"{feed_url}/team.ics")
     assert len(Feed.seen) == before, "a private address must not even be contacted"
-    with pytest.raises(ApiError, match="must be an http"):
+    with pytest.raises(FeedError, match="must start with https://"):
         public_only("file:///etc/passwd")
 
 

@@ -16,7 +16,7 @@ from booking.images import LocalImageStore
 from booking.keystore import LocalKeyStore
 from booking.provision import DatabaseUrls
 
-from tests.app.conftest import Business, Service, book, make_business, start_service
+from tests.app.conftest import Business, Service, book, make_business, set_plan, start_service
 from tests.app.test_images import png
 
 # Bodies valid in shape, so a request gets past validation and reaches the tenant-scoped lookup.
@@ -40,7 +40,7 @@ def svc(db: DatabaseUrls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def full_tenant(svc: Service, slug: str) -> tuple[Business, dict[str, str]]:
     """A tenant owning one object of every kind that has an id in the API."""
     biz = make_business(svc, slug)
-    svc.call("PUT", "/v1/tenant/plan", biz.token, json={"plan": "pro"})
+    set_plan(svc, biz.tenant_id, "pro")
     booked = book(svc, biz, "2026-01-06T10:00:00+01:00", email=f"someone@{slug}.example")
     assert booked.status_code == 201, booked.text
     customer = svc.call("GET", "/v1/customers", biz.token, params={"email": f"someone@{slug}.example"})

@@ -14,7 +14,7 @@ from booking.keystore import LocalKeyStore
 from booking.providers import http_revoker
 from booking.provision import DatabaseUrls
 
-from tests.app.conftest import Service, start_service
+from tests.app.conftest import Service, set_plan, start_service
 
 
 class Provider:
@@ -61,7 +61,7 @@ def svc(db: DatabaseUrls, provider: Provider, tmp_path_factory: pytest.TempPathF
 
 def paid_tenant(svc: Service, slug: str) -> dict[str, Any]:
     signed = svc.signup(slug)
-    assert svc.call("PUT", "/v1/tenant/plan", signed["access_token"], json={"plan": "pro"}).status_code == 200
+    set_plan(svc, signed["tenant"]["id"], "pro")
     return signed
 
 
@@ -102,9 +102,7 @@ def test_downgrade_to_free_disconnects_every_integration_and_revokes_at_the_prov
     g = connect(svc, token, "google", "1//g-refresh/token+with=chars")
     z = connect(svc, token, "zoom", "zoom-refresh-token")
     m = connect(svc, token, "microsoft", "ms-refresh-token")
-    r = svc.call("PUT", "/v1/tenant/plan", token, json={"plan": "free"})
-    assert r.status_code == 200
-    outcomes = {d["id"]: d["revocation"] for d in r.json()["disconnected"]}
+    outcomes = {d["id"]: d["revocation"] for d in set_plan(svc, signed["tenant"]["id"], "free")["disconnected"]}
     assert outcomes == {g: "revoked", z: "revoked", m: "no_endpoint"}
     assert sorted(provider.requests, key=lambda x: x["path"]) == [
         {"path": "/google/revoke", "content_type": "application/x-www-form-urlencoded",

@@ -12,6 +12,7 @@ from tests.app.conftest import Business, Service, as_app, book, make_business
 GLOBAL_TABLES = {
     "alembic_version": "schema revision, no tenant data",
     "tenant_directory": "slug -> tenant id and home cell, the routing data every cell needs; no personal data",
+    "outbox_due": "tenant id, message id and due time: what the mail worker must look at; no personal data",
     "slug_claims": "slug -> the cell about to create it, for a minute; no tenant yet, no personal data",
 }
 # Tables the service role may append to but never rewrite.

@@ -22,7 +22,7 @@ from booking.provision import DatabaseUrls
 from booking.sealing import Unreadable, unseal
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from tests.app.conftest import Business, Cluster, Service, book, make_business, start_service
+from tests.app.conftest import Business, Cluster, Service, book, make_business, set_plan, start_service
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_erasure_shreds_the_data_key_so_an_old_backup_is_unreadable(
         svc: Service, cluster: Cluster, keys: LocalKeyStore, tmp_path: Path) -> None:
     signed = svc.signup("shred-shop")
     token, tenant_id = signed["access_token"], uuid.UUID(signed["tenant"]["id"])
-    svc.call("PUT", "/v1/tenant/plan", token, json={"plan": "pro"})
+    set_plan(svc, str(tenant_id), "pro")
     integration = svc.call("POST", "/v1/integrations", token, json={"provider": "google",
                                                                       "refresh_token": "1//old-backup-secret"})
     assert integration.status_code == 201

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
@@ -15,6 +16,7 @@ from booking.errors import ApiError
 from booking.tenants import SLUG, NewTenant, claim_slug, create_tenant, release_claim, tenant_json
 
 router = APIRouter(tags=["account"])
+SIGNUP_TOKEN_TTL = timedelta(days=30)
 
 
 class TenantIn(BaseModel):
@@ -22,7 +24,6 @@ class TenantIn(BaseModel):
     name: str = Field(max_length=200)
     residency: str = Field(max_length=32, description="cell that will hold the data: us, eu or au")
     timezone: str = Field(max_length=64, description="IANA zone, e.g. Europe/Berlin")
-    plan: str = "free"
 
 
 class OwnerIn(BaseModel):
@@ -40,10 +41,11 @@ def signup(body: SignupIn, request: Request) -> dict[str, Any]:
     """Create a business in the cell of its residency; 421 with home_url if that is another cell."""
     ctx = ctx_of(request)
     t = NewTenant(slug=body.tenant.slug, name=body.tenant.name, residency=body.tenant.residency,
-                  timezone=body.tenant.timezone, owner_email=body.owner.email, owner_password=body.owner.password,
-                  plan=body.tenant.plan)
+                  timezone=body.tenant.timezone, owner_email=body.owner.email, owner_password=body.owner.password)
     try:
-        tenant, token = create_tenant(ctx.pool, ctx.cells, ctx.settings.cell, t, ctx.tokens)
+        # long enough to set the business up; a lasting credential is a personal access token
+        tenant, token = create_tenant(ctx.pool, ctx.cells, ctx.settings.cell, t, ctx.tokens,
+                                      ctx.clock() + SIGNUP_TOKEN_TTL)
     except ApiError as exc:
         if exc.status == 421:
             raise ctx.misdirected(request, exc.extra["home_cell"], exc.detail) from None
@@ -77,7 +79,7 @@ def _claim_sender(request: Request, slug: str, sender: str, at: str, signature: 
     ctx = ctx_of(request)
     if not ctx.settings.peer_key:
         raise ApiError(404, "slug claims are off in this cell: PEER_KEY is not set")
-    if not SLUG.match(slug):
+    if not SLUG.fullmatch(slug):
         raise ApiError(422, f"{slug[:60]!r} is not a slug")
     if sender == ctx.settings.cell or sender not in ctx.settings.cell_urls:
         raise ApiError(403, f"X-Slotstack-Cell={sender!r} is not another cell of CELL_URLS")

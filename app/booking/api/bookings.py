@@ -22,6 +22,7 @@ from booking.bookings import (
 from booking.context import ctx_of
 from booking.db import Conn
 from booking.errors import ApiError, not_found
+from booking.mail.notices import booking_created
 from booking.roles import own_staff
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
@@ -84,9 +85,10 @@ def get_booking(booking_id: uuid.UUID, request: Request) -> dict[str, Any]:
 @router.post("/{booking_id}/cancel")
 def cancel(booking_id: uuid.UUID, request: Request) -> dict[str, Any]:
     """Cancel a booking; its time becomes free at once. Cancelling twice is harmless."""
-    with ctx_of(request).authed(request) as (conn, who):
+    ctx = ctx_of(request)
+    with ctx.authed(request) as (conn, who):
         _get(conn, who, booking_id, "FOR UPDATE OF b")  # 404 unless the caller may see it
-        cancel_row(conn, booking_id)
+        cancel_row(conn, ctx, booking_id)
         return owner_json(_get(conn, who, booking_id))
 
 
@@ -105,6 +107,7 @@ def reschedule(booking_id: uuid.UUID, body: RescheduleIn, request: Request) -> d
             blocked = blocked_range(service, start, end)
             lock_and_check_busy(conn, row["staff_id"], service, blocked)
             update_times(conn, booking_id, start, end, blocked)
+            booking_created(conn, ctx.settings, booking_id, ctx.clock(), event="moved")
             return owner_json(_get(conn, who, booking_id))
     except Conflict as exc:
         ctx.metrics.conflicts.labels(exc.reason).inc()

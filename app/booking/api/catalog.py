@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from booking.context import ctx_of
 from booking.errors import ApiError, not_found
 from booking.questions import list_questions, replace_questions
+from booking.search import MAX_STAFF_PER_SERVICE
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
@@ -29,7 +30,8 @@ class ServiceIn(BaseModel):
     slot_interval_minutes: int | None = Field(default=None, ge=5, le=1440,
                                               description="step between slot starts; default: the duration")
     max_per_day: int | None = Field(default=None, ge=1)
-    staff_ids: list[uuid.UUID] = Field(default_factory=list)
+    staff_ids: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_STAFF_PER_SERVICE,
+                                       description="who provides it; the slot search's cost grows with their number")
 
 
 class QuestionIn(BaseModel):

@@ -116,7 +116,7 @@ def serve_local(tenant_id: uuid.UUID, kind: str, image_id: uuid.UUID, request: R
     ctx = ctx_of(request)
     store = ctx.images
     key = f"{tenant_id}/{kind}/{image_id}"
-    if not isinstance(store, LocalImageStore) or not KEY.match(key):
+    if not isinstance(store, LocalImageStore) or not KEY.fullmatch(key):
         raise not_found("image", image_id)
     with tenant_tx(ctx.pool, tenant_id) as conn:
         ready = conn.execute("SELECT 1 FROM images WHERE key = %s AND status = 'ready'", (key,)).fetchone()

@@ -1,4 +1,4 @@
-"""Integrations (calendar, video, payment providers), plan changes and cancellation."""
+"""Integrations (calendar, video, payment providers) and cancellation; plan changes are `booking tenant plan`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from booking.errors import ApiError, not_found
 from booking.integrations import connect, disconnect
 from booking.keystore import KeyStore
 from booking.providers import PROVIDERS
-from booking.tenants import PLANS, tenant_json
 
 router = APIRouter(tags=["integrations"])
 
@@ -41,7 +40,7 @@ def add_integration(body: IntegrationIn, request: Request) -> dict[str, str]:
     with ctx.authed(request) as (conn, who):
         plan = conn.execute("SELECT plan FROM tenants").fetchone()
         if plan is not None and plan["plan"] == "free":
-            raise ApiError(403, "integrations need a paid plan; PUT /v1/tenant/plan {\"plan\": \"pro\"} first")
+            raise ApiError(403, "integrations need a paid plan; upgrade the plan through billing (support) first")
         integration_id = connect(conn, keys, who.tenant_id, body.provider, body.refresh_token)
         record(conn, who.tenant_id, f"user:{who.user_id}", "integration.connected", integration_id,
                address_of(request))
@@ -67,27 +66,6 @@ def remove_integration(integration_id: uuid.UUID, request: Request) -> dict[str,
     results = disconnect(ctx.pool, ctx.keys, ctx.revoke, who.tenant_id, actor=f"user:{who.user_id}",
                          address=address_of(request), reason="removed", only=integration_id)
     return {"disconnected": results}
-
-
-class PlanIn(BaseModel):
-    plan: str = Field(max_length=20)
-
-
-@router.put("/v1/tenant/plan")
-def change_plan(body: PlanIn, request: Request) -> dict[str, Any]:
-    """Change plan; moving to `free` disconnects every integration at once."""
-    ctx = ctx_of(request)
-    if body.plan not in PLANS:
-        raise ApiError(422, f"plan={body.plan!r} is not a plan; allowed: {list(PLANS)}")
-    with ctx.authed(request) as (conn, who):
-        row = conn.execute("UPDATE tenants SET plan = %s RETURNING *", (body.plan,)).fetchone()
-        record(conn, who.tenant_id, f"user:{who.user_id}", f"plan.changed:{body.plan}", "", address_of(request))
-    assert row is not None
-    results = []
-    if body.plan == "free":
-        results = disconnect(ctx.pool, ctx.keys, ctx.revoke, who.tenant_id, actor=f"user:{who.user_id}",
-                             address=address_of(request), reason="downgrade")
-    return {"tenant": tenant_json(row), "disconnected": results}
 
 
 @router.post("/v1/tenant/cancel")

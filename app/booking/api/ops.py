@@ -9,7 +9,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg_pool import PoolTimeout
 
 from booking import __version__
+from booking.clientaddr import VIA_PROXY
 from booking.context import ctx_of
+from booking.errors import ApiError
 from booking.migrate import current_revision, head_revision
 
 router = APIRouter(tags=["ops"])
@@ -40,7 +42,10 @@ def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
-    """Prometheus exposition of this process's metrics."""
+    """Prometheus exposition of this process's metrics; only from inside the cell, never through the gateway."""
+    if request.scope.get(VIA_PROXY):
+        # the scraper runs inside the cell and connects to the VM directly; from the Internet it does not exist
+        raise ApiError(404, "Not Found")
     ctx = ctx_of(request)
     ctx.metrics.observe_pool(ctx.pool.get_stats())
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
-from booking.availability import load_calendars, service_rules, zone
+from booking.availability import zone
 from booking.bookings import (
     BY_KEY_SQL,
-    MAX_YEAR,
-    MIN_YEAR,
     SERVICE_SQL,
     Conflict,
     blocked_range,
@@ -24,7 +22,6 @@ from booking.bookings import (
     check_cancel_token,
     find_by_key,
     insert_booking,
-    load_service,
     lock_and_check_busy,
     parse_start,
     replay,
@@ -33,11 +30,13 @@ from booking.bookings import (
 from booking.context import Context, ctx_of
 from booking.db import Conn
 from booking.errors import ApiError, not_found
+from booking.mail.notices import booking_cancelled, booking_created
 from booking.questions import QUESTIONS_SQL, list_questions, validate_answers
-from booking.slots import day_window, find_slots
+from booking.ratelimit import limit_anonymous
+from booking.search import MAX_PAGE, compute_slots
 
-router = APIRouter(prefix="/v1/public/{slug}", tags=["public"])
-MAX_RANGE_DAYS = 62
+# anonymous: every route costs the caller's address a token (booking.ratelimit)
+router = APIRouter(prefix="/v1/public/{slug}", tags=["public"], dependencies=[Depends(limit_anonymous)])
 
 
 class CustomerIn(BaseModel):
@@ -51,7 +50,8 @@ class BookingIn(BaseModel):
     staff_id: uuid.UUID
     start: str = Field(description="ISO 8601 with offset, e.g. 2026-12-01T09:00:00-05:00")
     customer: CustomerIn
-    answers: dict[str, Any] = Field(default_factory=dict)
+    # flat text answers only: a nested value is refused by validation instead of being serialised level by level
+    answers: dict[str, str | None] = Field(default_factory=dict, max_length=50)
 
 
 def booking_json(ctx: Context, slug: str, row: dict[str, Any], tz: Any = None) -> dict[str, Any]:
@@ -82,51 +82,25 @@ def public_services(slug: str, request: Request) -> dict[str, Any]:
                           "staff_ids": [str(x) for x in s["staff_ids"]]} for s in services]}
 
 
-def compute_slots(conn: Conn, ctx: Context, service_id: uuid.UUID, first: date, last: date, tz: Any,
-                  staff_id: uuid.UUID | None) -> list[dict[str, str]]:
-    """Free slots of a service between two local dates of the customer's zone."""
-    for key, value in (("from", first), ("to", last)):
-        if not MIN_YEAR <= value.year <= MAX_YEAR:
-            raise ApiError(422, f"{key}={value} is outside the years {MIN_YEAR}-{MAX_YEAR}")
-    if last < first:
-        raise ApiError(422, f"to={last} is before from={first}")
-    if (last - first).days >= MAX_RANGE_DAYS:
-        raise ApiError(422, f"the range from={first} to={last} is longer than {MAX_RANGE_DAYS} days; split it")
-    service = load_service(conn, service_id)
-    staff_ids = [r["staff_id"] for r in conn.execute(
-        "SELECT staff_id FROM service_staff WHERE service_id = %s", (service_id,))]
-    if staff_id is not None:
-        if staff_id not in staff_ids:
-            raise ApiError(422, f"staff_id={staff_id} does not provide service {service_id}")
-        staff_ids = [staff_id]
-    window = day_window(first, last, tz)
-    cals = load_calendars(conn, service, staff_ids, window)
-    slots = find_slots(cals, service_rules(service), window, ctx.clock())
-    # formatting dominates big ranges: format each staff id and each instant once
-    names = {c.staff_id: str(c.staff_id) for c in cals}
-    iso: dict[datetime, str] = {}
-
-    def fmt(t: datetime) -> str:
-        text = iso.get(t)
-        if text is None:
-            text = iso[t] = t.astimezone(tz).isoformat()
-        return text
-
-    return [{"start": fmt(s.start), "end": fmt(s.end), "staff_id": names[s.staff_id]} for s in slots]
-
-
 @router.get("/services/{service_id}/slots")
 def slots(slug: str, service_id: uuid.UUID, request: Request,
           from_: Annotated[date, Query(alias="from")], to: date,
           tz: Annotated[str, Query(description="customer's IANA zone")] = "UTC",
-          staff_id: uuid.UUID | None = None) -> JSONResponse:
-    """Bookable slots from `from` to `to` (inclusive, dates in `tz`), times with the offset of `tz`."""
+          staff_id: uuid.UUID | None = None,
+          limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="most slots in one page")] = MAX_PAGE,
+          after: Annotated[str | None, Query(max_length=120, description="`next.after` of the previous page")] = None,
+          ) -> JSONResponse:
+    """Bookable slots from `from` to `to` (inclusive, dates in `tz`), times with the offset of `tz`.
+
+    Paged: when `next` is set, ask again with its `from` and `after`. The range may span at most 62 days, and
+    fewer for services with many staff (422 says how many; pass `staff_id` to narrow)."""
     ctx = ctx_of(request)
     customer_zone = zone(tz, "tz")
     with ctx.public(request, slug) as (conn, _):
-        found = compute_slots(conn, ctx, service_id, from_, to, customer_zone, staff_id)
+        page = compute_slots(conn, ctx, service_id, from_, to, customer_zone, staff_id, limit=limit, after=after)
+    following = None if page.next_from is None else {"from": page.next_from.isoformat(), "after": page.next_after}
     # a plain JSONResponse: FastAPI's generic encoder costs more than the slot search itself on big ranges
-    return JSONResponse({"slots": found})
+    return JSONResponse({"slots": page.slots, "next": following})
 
 
 def create_booking(ctx: Context, conn: Conn, tenant_id: uuid.UUID, body: BookingIn,
@@ -159,6 +133,7 @@ def create_booking(ctx: Context, conn: Conn, tenant_id: uuid.UUID, body: Booking
         if existing is None:
             raise ApiError(409, "a request with the same Idempotency-Key is in progress; retry shortly")
         return replay(existing, body_hash), True
+    booking_created(conn, ctx.settings, row["id"], ctx.clock())  # committed with the booking, or not at all
     return row, False
 
 
@@ -180,10 +155,14 @@ def book(slug: str, body: BookingIn, request: Request,
     return JSONResponse(booking_json(ctx, slug, row, offset), status_code=201, headers=headers)
 
 
-def cancel_row(conn: Conn, booking_id: uuid.UUID) -> dict[str, Any]:
-    """Cancel a booking of the current tenant (idempotent); 404 if it is not there."""
-    row = conn.execute("UPDATE bookings SET status = 'cancelled', cancelled_at = coalesce(cancelled_at, now()) "
-                       "WHERE id = %s RETURNING *", (booking_id,)).fetchone()
+def cancel_row(conn: Conn, ctx: Context, booking_id: uuid.UUID) -> dict[str, Any]:
+    """Cancel a booking of the current tenant (idempotent: only the first cancel emails); 404 if it is not there."""
+    row = conn.execute("UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE id = %s "
+                       "AND status <> 'cancelled' RETURNING *", (booking_id,)).fetchone()
+    if row is not None:
+        booking_cancelled(conn, ctx.settings, booking_id, ctx.clock())
+        return row
+    row = conn.execute("SELECT * FROM bookings WHERE id = %s", (booking_id,)).fetchone()
     if row is None:
         raise not_found("booking", booking_id)
     return row
@@ -195,5 +174,5 @@ def public_cancel(slug: str, booking_id: uuid.UUID, token: str, request: Request
     ctx = ctx_of(request)
     with ctx.public(request, slug) as (conn, tenant_id):
         check_cancel_token(ctx.settings.secret_key, tenant_id, booking_id, token)
-        row = cancel_row(conn, booking_id)
+        row = cancel_row(conn, ctx, booking_id)
     return booking_json(ctx, slug, row)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from booking.audit import address_of, record
+from booking.auth import end_login_tokens
 from booking.context import ctx_of
 from booking.errors import ApiError
 from booking.login import LoginRefused, sign_in
@@ -54,11 +55,13 @@ def logout(request: Request) -> JSONResponse:
 
 @router.post("/v1/account/logout-all")
 def logout_everywhere(request: Request) -> dict[str, int]:
-    """End every web session of the caller, on every device; access tokens are managed under /v1/tokens."""
+    """End every web session and sign-in token of the caller, on every device; personal access tokens are managed
+    under /v1/tokens."""
     with ctx_of(request).authed(request) as (conn, who):
         n = conn.execute("DELETE FROM web_sessions WHERE user_id = %s", (who.user_id,)).rowcount
+        tokens = end_login_tokens(conn, who.user_id)
         record(conn, who.tenant_id, f"user:{who.user_id}", "logout.everywhere", "", address_of(request))
-    return {"sessions_ended": n}
+    return {"sessions_ended": n, "tokens_ended": tokens}
 
 
 @router.post("/v1/account/totp")
@@ -92,6 +95,7 @@ def totp_confirm(body: CodeIn, request: Request) -> dict[str, bool]:
         if step is None:
             raise ApiError(422, "code does not match; check the device's clock and enter the current code")
         conn.execute("UPDATE users SET mfa_enabled = true, totp_last_step = %s WHERE id = %s", (step, who.user_id))
+        end_login_tokens(conn, who.user_id)  # a token issued on the password alone must not outlive the new factor
         record(conn, who.tenant_id, f"user:{who.user_id}", "mfa.enabled", "", address_of(request))
     return {"mfa_enabled": True}
 
@@ -106,10 +110,15 @@ def totp_disable(body: CodeIn, request: Request) -> dict[str, bool]:
         assert user is not None
         if not user["mfa_enabled"]:
             raise ApiError(409, "TOTP is not enabled")
+        account, address = f"{user['slug']}:{user['email']}", address_of(request)
+        ctx.throttle.check(account, address)  # a stolen session must not become a password oracle
         if not body.password or not verify_password(user["password_hash"], body.password)[0]:
+            ctx.throttle.failed(account, address)
             raise ApiError(403, "wrong password")
         if verify_totp(user["totp_secret"], body.code, ctx.clock(), user["totp_last_step"]) is None:
+            ctx.throttle.failed(account, address)
             raise ApiError(403, "wrong or already used TOTP code")
+        ctx.throttle.succeeded(account)
         check_password(body.password, context=(user["name"], user["slug"], user["email"]), field="password")
         conn.execute("UPDATE users SET mfa_enabled = false, totp_secret = NULL, totp_last_step = NULL WHERE id = %s",
                      (who.user_id,))
@@ -127,16 +136,22 @@ def change_password(body: PasswordIn, request: Request) -> dict[str, int]:
     """Change the password (8 characters suffice with TOTP enabled, else 15); ends every web session."""
     from booking.passwords import hash_password
 
-    with ctx_of(request).authed(request) as (conn, who):
+    ctx = ctx_of(request)
+    with ctx.authed(request) as (conn, who):
         user = conn.execute("SELECT u.*, t.name, t.slug FROM users u JOIN tenants t ON t.id = u.tenant_id "
                             "WHERE u.id = %s", (who.user_id,)).fetchone()
         assert user is not None
+        account, address = f"{user['slug']}:{user['email']}", address_of(request)
+        ctx.throttle.check(account, address)  # a stolen session must not become a password oracle
         if not verify_password(user["password_hash"], body.current_password)[0]:
+            ctx.throttle.failed(account, address)
             raise ApiError(403, "current_password is wrong")
+        ctx.throttle.succeeded(account)
         check_password(body.new_password, mfa=user["mfa_enabled"],
                        context=(user["name"], user["slug"], user["email"]), field="new_password")
         conn.execute("UPDATE users SET password_hash = %s WHERE id = %s",
                      (hash_password(body.new_password), who.user_id))
         n = conn.execute("DELETE FROM web_sessions WHERE user_id = %s", (who.user_id,)).rowcount
+        tokens = end_login_tokens(conn, who.user_id)
         record(conn, who.tenant_id, f"user:{who.user_id}", "password.changed", "", address_of(request))
-    return {"sessions_ended": n}
+    return {"sessions_ended": n, "tokens_ended": tokens}

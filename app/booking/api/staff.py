@@ -8,18 +8,21 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from psycopg.types.range import Range
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from booking.availability import WEEKDAYS, parse_overrides, parse_weekly, zone
+from booking.bodies import read_capped
+from booking.calendars.expand import parse_busy
+from booking.calendars.fetch import parse_feed_url
+from booking.calendars.store import UPLOAD, feed_json, list_feeds, lock_staff, replace_blocks, upsert_feed
+from booking.calendars.sync import IMPORT_HORIZON
 from booking.context import ctx_of
 from booking.db import Conn
 from booking.errors import ApiError, not_found
-from booking.ics import parse_busy
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
-IMPORT_HORIZON = timedelta(days=400)
 
 
 class StaffIn(BaseModel):
@@ -111,51 +114,59 @@ def put_availability(staff_id: uuid.UUID, body: dict[str, Any], request: Request
 
 @router.put("/{staff_id}/calendar", openapi_extra={"requestBody": {"content": {
     "text/calendar": {"schema": {"type": "string"}},
-    "application/json": {"schema": {"type": "object", "properties": {"url": {"type": "string"}}}}}}})
-async def put_calendar(staff_id: uuid.UUID, request: Request) -> dict[str, Any]:
-    """Import busy time: an ICS body (`text/calendar`) or `{"url": ...}` of a feed. Replaces that feed's blocks."""
+    "application/json": {"schema": {"type": "object", "properties": {"url": {"type": "string"}}}}}}},
+    responses={202: {"description": "a feed URL was registered; it is fetched in the background"}})
+async def put_calendar(staff_id: uuid.UUID, request: Request) -> JSONResponse:
+    """Import busy time: an ICS body (`text/calendar`, imported now) or `{"url": ...}` of a feed (202: fetched in the
+    background; GET this path for its status). Replaces that feed's blocks."""
     ctx = ctx_of(request)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    raw = await request.body()
-    if len(raw) > ctx.settings.ics_max_bytes:
-        raise ApiError(413, f"the calendar is larger than {ctx.settings.ics_max_bytes} bytes")
-    if ctype == "text/calendar":
-        source, data = "upload", raw
-    elif ctype == "application/json":
-        try:
-            url = json.loads(raw).get("url")
-        except (ValueError, AttributeError):
-            raise ApiError(422, "body must be JSON like {\"url\": \"https://.../calendar.ics\"}") from None
-        if not isinstance(url, str):
-            raise ApiError(422, "body must be JSON like {\"url\": \"https://.../calendar.ics\"}")
-        source, data = url, None
-    else:
+    if ctype not in ("text/calendar", "application/json"):
         raise ApiError(415, f"Content-Type {ctype!r} is not accepted; send text/calendar or application/json")
-    return await run_in_threadpool(_import, request, staff_id, source, data)
+    raw = await read_capped(request, ctx.settings.ics_max_bytes if ctype == "text/calendar" else 4096)
+    if ctype == "text/calendar":
+        return JSONResponse(await run_in_threadpool(_upload, request, staff_id, raw))
+    try:
+        url = json.loads(raw).get("url")
+    except (ValueError, AttributeError):
+        raise ApiError(422, "body must be JSON like {\"url\": \"https://.../calendar.ics\"}") from None
+    if not isinstance(url, str):
+        raise ApiError(422, "body must be JSON like {\"url\": \"https://.../calendar.ics\"}")
+    parse_feed_url(url)  # a URL that can never be fetched is refused now, not reported later
+    return JSONResponse(await run_in_threadpool(_register, request, staff_id, url), status_code=202)
 
 
-def _import(request: Request, staff_id: uuid.UUID, source: str, data: bytes | None) -> dict[str, Any]:
+def _upload(request: Request, staff_id: uuid.UUID, data: bytes) -> dict[str, Any]:
     ctx = ctx_of(request)
-    if data is None:
-        with ctx.authed(request) as (conn, _):
-            _staff(conn, staff_id)  # 404 before fetching anything for a staff member the caller cannot see
-        data = ctx.fetch_ics(source)  # outside the transaction: a slow feed must not hold locks
-    now = ctx.clock()
     with ctx.authed(request) as (conn, _):
         staff = _staff(conn, staff_id)
-        blocks = parse_busy(data, zone(staff["timezone"], "timezone"), (now - timedelta(days=1), now + IMPORT_HORIZON))
-        # FOR UPDATE waits for bookings in flight (they hold FOR SHARE) so none slips past the new blocks
-        _staff(conn, staff_id, "FOR UPDATE")
-        feed = conn.execute(
-            "INSERT INTO calendar_feeds (tenant_id, staff_id, source) VALUES (current_setting('app.tenant_id')::uuid, "
-            "%s, %s) ON CONFLICT (tenant_id, staff_id, source) DO UPDATE SET imported_at = now() RETURNING id",
-            (staff_id, source)).fetchone()
-        assert feed is not None
-        conn.execute("DELETE FROM busy_blocks WHERE feed_id = %s", (feed["id"],))
-        # COPY is refused under row-level security, so insert in one batched statement per page
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO busy_blocks (tenant_id, staff_id, feed_id, source_uid, summary, period) VALUES "
-                "(current_setting('app.tenant_id')::uuid, %s, %s, %s, %s, %s)",
-                [(staff_id, feed["id"], b.source_uid, b.summary, Range(b.start, b.end, "[)")) for b in blocks])
-    return {"busy_blocks": len(blocks), "source": "upload" if source == "upload" else "url"}
+    now = ctx.clock()
+    # expanded between two transactions: a costly calendar holds no lock and no connection
+    blocks = parse_busy(data, zone(staff["timezone"], "timezone"), (now - timedelta(days=1), now + IMPORT_HORIZON))
+    with ctx.authed(request) as (conn, _):
+        lock_staff(conn, staff_id)
+        feed = upsert_feed(conn, staff_id, UPLOAD, "ok")
+        replace_blocks(conn, staff_id, feed["id"], blocks, now)
+    return {"busy_blocks": len(blocks), "source": UPLOAD}
+
+
+def _register(request: Request, staff_id: uuid.UUID, url: str) -> dict[str, Any]:
+    ctx = ctx_of(request)
+    with ctx.authed(request) as (conn, who):
+        _staff(conn, staff_id)
+        if ctx.feeds.in_flight(who.tenant_id) >= ctx.feeds.per_tenant:
+            raise ApiError(429, f"{ctx.feeds.per_tenant} calendar feeds of this business are being fetched; "
+                                "retry when they are done", headers={"Retry-After": "10"})
+        feed = upsert_feed(conn, staff_id, url, "pending")
+    if not ctx.feeds.submit(who.tenant_id, feed["id"]):
+        raise ApiError(429, f"{ctx.feeds.per_tenant} calendar feeds of this business are being fetched; "
+                            "retry when they are done", headers={"Retry-After": "10"})
+    return {"feed": feed_json(feed)}
+
+
+@router.get("/{staff_id}/calendar")
+def calendar_feeds(staff_id: uuid.UUID, request: Request) -> dict[str, Any]:
+    """The staff member's calendar feeds: status (pending, ok, failed), last fetch, last error, busy blocks."""
+    with ctx_of(request).authed(request) as (conn, _):
+        _staff(conn, staff_id)
+        return {"feeds": list_feeds(conn, staff_id)}

@@ -22,6 +22,7 @@ from booking.auth import INVITE, OWNER, ROLES, STAFF, issue_token, new_token
 from booking.context import Context, ctx_of
 from booking.db import Conn, tenant_tx
 from booking.errors import ApiError, not_found
+from booking.mail.notices import invitation_sent
 from booking.passwords import check_password, hash_password
 from booking.sessions import TTL
 
@@ -140,6 +141,7 @@ def invite_user(body: UserIn, request: Request) -> dict[str, Any]:
         assert row is not None
         record(conn, who.tenant_id, f"user:{who.user_id}", "user.invited", f"user:{row['id']}:{body.role}",
                address_of(request))
+        invitation_sent(conn, ctx.settings, params["email"], body.role, invitation["invite_url"], ctx.clock())
         return {**user_json(_user(conn, row["id"])), **invitation}
 
 
@@ -155,6 +157,7 @@ def reinvite_user(user_id: uuid.UUID, request: Request) -> dict[str, Any]:
         conn.execute("UPDATE users SET invite_hash = %(invite_hash)s, invite_expires_at = %(invite_expires_at)s "
                      "WHERE id = %(id)s", {**stored, "id": user_id})
         record(conn, who.tenant_id, f"user:{who.user_id}", "user.reinvited", f"user:{user_id}", address_of(request))
+        invitation_sent(conn, ctx.settings, row["email"], row["role"], invitation["invite_url"], ctx.clock())
         return {**user_json(_user(conn, user_id)), **invitation}
 
 
@@ -197,7 +200,7 @@ def accepting(ctx: Context, request: Request, token: str, password: str) -> Iter
     401 if the token is unknown, used or expired (one message for all three, so it reveals nothing); 422 if the
     password breaks a rule, and then the invitation stays usable.
     """
-    match = INVITE.match(token.strip())
+    match = INVITE.fullmatch(token.strip())
     refused = ApiError(401, "this invitation is unknown, already used or expired; ask an owner of the business "
                             "for a new one (POST /v1/users/{id}/invite)")
     if match is None:

@@ -1,0 +1,1 @@
+"""Connected calendars: fetching feeds safely, expanding them within a budget, syncing them in the background."""
