@@ -43,6 +43,9 @@ class AddressRateLimit:
 
 def limit_anonymous(request: Request) -> None:
     """Route dependency: one token of the caller's address per anonymous request."""
-    from booking.context import ctx_of
-
-    ctx_of(request).anonymous.take(address_of(request))
+    # The app's Context owns the limiter; reading it from app.state keeps this module below booking.context
+    # (which imports AddressRateLimit) instead of importing it back.
+    limiter = getattr(request.app.state.ctx, "anonymous", None)
+    if not isinstance(limiter, AddressRateLimit):
+        raise RuntimeError("the app has no anonymous rate limit (Context.anonymous); build it with create_app")
+    limiter.take(address_of(request))
