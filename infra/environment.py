@@ -48,7 +48,10 @@ PROVIDER_NAMESPACES = ("azure-native", "aws", "random", "pulumi")
 
 
 class InvalidEnvironment(SlotstackError):
-    """An environment file that cannot be used; `problems` lists every reason, one per line."""
+    """An environment file that cannot be used; `problems` lists every reason, one per line. Exit code 2
+    (bad configuration), except from `slotstack validate`, whose job is to find such problems (1)."""
+
+    exit_code = 2
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))

@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         for line in exc.problems:
             print(line, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) in the environment; nothing was planned.", file=sys.stderr)
-        return 1
+        return exc.exit_code
     settings = plan_settings(args.wheel, args.monitor_wheel)
     plan = mocks.evaluate(env.name, lambda: program.build(env, settings))
     doc = document(env, plan)

@@ -80,7 +80,7 @@ def test_invalid_environment_prints_problems_and_plans_nothing(
         ["plan", str(bad), "--json", "--wheel", str(fixture_wheel.path), "--monitor-wheel", str(fixture_uptime_wheel)]
     )
     captured = capsys.readouterr()
-    assert code == 1
+    assert code == 2, "bad configuration exits 2 (the CLIs' convention: 0 ok, 1 a problem found, 2 bad usage/config)"
     assert captured.out == "", "an invalid environment must plan nothing"
     assert "cells.au.aws_region" in captured.err
     assert "'us-east-1' (United States) is outside residency 'au'" in captured.err
@@ -92,7 +92,7 @@ def test_unknown_environment_names_the_ones_that_exist(
 ) -> None:
     code = cli.main(["plan", "qa", "--wheel", str(fixture_wheel.path), "--monitor-wheel", str(fixture_uptime_wheel)])
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 2
     assert "no such environment file" in err
     assert "dev, local, prod, staging" in err
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra import environment
-from infra.errors import SlotstackError
+from infra.errors import SlotstackError, UsageError
 from infra.local.db.cluster import CellDatabase
 from infra.local.lifecycle import state
 from infra.local.lifecycle.stack import databases
@@ -48,7 +48,7 @@ def open_cell(state_dir: StateDir, name: str, *, running: bool = True) -> CellCo
     cells = data.get("cells") or {}
     if name not in cells:
         known = ", ".join(cells) or "none (the stack never finished starting)"
-        raise SlotstackError(f"cell {name!r} is not part of the stack in {state_dir.root}; cells: {known}")
+        raise UsageError(f"cell {name!r} is not part of the stack in {state_dir.root}; cells: {known}")
     if running and data.get("status") != "running":
         raise SlotstackError(f"the stack in {state_dir.root} is {data.get('status', 'stopped')}; "
                              "start it with `slotstack up` first")
