@@ -137,6 +137,8 @@ class RecordingMocks(Mocks):
                 outputs.setdefault("domainValidationOptions", [{
                     "domainName": domain, "resourceRecordName": f"_0123456789abcdef.{domain}.",
                     "resourceRecordType": "CNAME", "resourceRecordValue": "_fedcba9876543210.acm-validations.aws."}])
+            if typ == "aws:lb/loadBalancer:LoadBalancer":
+                outputs.setdefault("dnsName", f"internal-{name}.elb.amazonaws.com")
             if typ == "aws:route53/record:Record":
                 outputs.setdefault("fqdn", str(args.inputs.get("name", name)).rstrip("."))
         elif typ == "random:index/randomPassword:RandomPassword":
@@ -161,6 +163,8 @@ class RecordingMocks(Mocks):
                     "tenantId": TENANT}, []
         if function == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/mock", "userId": "mock"}, []
+        if function == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"id": "zones", "names": ["zone-a", "zone-b", "zone-c"], "zoneIds": ["z1", "z2", "z3"]}, []
         if function == "aws:route53/getZone:getZone":
             zone = str(args.args.get("name", ""))
             return {"id": "Z0MOCKZONE", "zoneId": "Z0MOCKZONE", "name": zone, "privateZone": False,

@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-[ -n "$WHEEL_URL$WHEEL_FILE" ] || EXIT=2 die "--wheel-url or --wheel-file is required (booking-<version>-py3-none-any.whl)"
+[ -n "$WHEEL_URL$WHEEL_FILE" ] || EXIT=2 die "--wheel-url is required (URL of booking-<version>-py3-none-any.whl), or --wheel-file PATH"
 echo "$SHA256" | grep -Eq '^[0-9a-f]{64}$' || EXIT=2 die "--sha256 '$SHA256' must be 64 lower-case hex digits"
 if [ -n "$WHEEL_FILE" ]; then
   [ -r "$WHEEL_FILE" ] || EXIT=2 die "--wheel-file '$WHEEL_FILE' is not a readable file"

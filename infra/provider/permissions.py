@@ -1,8 +1,9 @@
 """The permission behind every call made at run time: by the fleet's VMs, and by the monitor's instances.
 
 Each entry names the call as the code makes it, the role or IAM action that grants it, and the
-document that says so. infra/ builds its grants from this table, and tests check both directions:
-every call has its grant, and nothing is granted that no call needs.
+document that says so. The monitor's Session Manager grant is built from this table; tests check
+that every call listed here is granted and that the identities hold no role beyond these
+(tests/infra/test_monitor_permissions.py).
 """
 
 from __future__ import annotations

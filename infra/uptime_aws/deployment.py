@@ -14,6 +14,7 @@ import pulumi_random as random
 from infra.environment import Environment
 from infra.storage.cdn_domain import cdn_domain
 from infra.uptime_aws import cloud_init, config
+from infra.uptime_aws.ack_origin import AckOrigin, AckOriginArgs
 from infra.uptime_aws.site import SERVICE_PORT, MonitorSite, MonitorSiteArgs, wheel_digest
 
 # Agents ask each other before their dead man's switch pages, so that only one of them does.
@@ -101,10 +102,11 @@ class UptimeDeployment(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, provider=site.provider))
         cloudfront_range = aws.ec2.get_managed_prefix_list_output(
             name="com.amazonaws.global.cloudfront.origin-facing", opts=pulumi.InvokeOptions(provider=core_provider))
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-core-from-cloudfront", security_group_id=core.security_group.id, ip_protocol="tcp",
-            from_port=SERVICE_PORT, to_port=SERVICE_PORT, prefix_list_id=cloudfront_range.id,
-            description="CloudFront origin-facing: acknowledgement links", tags=args.tags, opts=on_core)
+        # Ack links reach the core from CloudFront over a VPC origin (AWS's network), not the internet.
+        ack_origin = AckOrigin(f"{name}-ack", AckOriginArgs(
+            vpc=core.vpc, vpc_index=core.index, core_security_group_id=core.security_group.id,
+            cloudfront_prefix_list_id=cloudfront_range.id, service_port=SERVICE_PORT, tags=args.tags),
+            opts=pulumi.ResourceOptions(parent=self, provider=core_provider))
 
         oac = aws.cloudfront.OriginAccessControl(
             f"{name}-status-oac", origin_access_control_origin_type="s3", signing_behavior="always",
@@ -120,10 +122,8 @@ class UptimeDeployment(pulumi.ComponentResource):
             origins=[
                 {"origin_id": "status", "domain_name": status.bucket_regional_domain_name,
                  "origin_access_control_id": oac.id},
-                {"origin_id": "core", "domain_name": core.eip.public_dns,
-                 "custom_origin_config": {"http_port": SERVICE_PORT, "https_port": 443,
-                                          "origin_protocol_policy": "http-only",
-                                          "origin_ssl_protocols": ["TLSv1.2"]}},
+                {"origin_id": "core", "domain_name": ack_origin.load_balancer.dns_name,
+                 "vpc_origin_config": {"vpc_origin_id": ack_origin.vpc_origin.id}},
             ],
             default_cache_behavior={"target_origin_id": "status", "viewer_protocol_policy": "redirect-to-https",
                                     "allowed_methods": ["GET", "HEAD"], "cached_methods": ["GET", "HEAD"],
@@ -180,8 +180,10 @@ class UptimeDeployment(pulumi.ComponentResource):
                     "/opt/uptime/bin/uptime agent --config /etc/uptime/uptime.yaml ",
                     f"--location {region} --listen 0.0.0.0:{PEER_PORT} --core http://", core.eip.public_ip,
                     f":{SERVICE_PORT}", *peers)
-            site.launch(f"{name}-{region}", pulumi.Output.all(site.wheel_url, command).apply(
+            instance = site.launch(f"{name}-{region}", pulumi.Output.all(site.wheel_url, command).apply(
                 _user_data(site, "core" if site is core else f"agent {region}", prefix, config_parameter)))
+            if site is core:
+                ack_origin.attach(f"{name}-ack-core", instance)
 
         self.status_url = public_url
         self.core_ip = core.eip.public_ip

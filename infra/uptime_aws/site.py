@@ -131,6 +131,8 @@ class MonitorSite(pulumi.ComponentResource):
                            opts=on)
         self.profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, tags=args.tags, opts=on)
         self.subnet = subnet
+        self.vpc = vpc
+        self.index = args.index
         self.role = role
         self._on = on
         self._args = args

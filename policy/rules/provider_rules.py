@@ -14,9 +14,9 @@ from infra.provider import diagnostics, regions, vm_sizes
 from policy.rules.common import as_list, dig
 
 NAME = "provider-rules"
-DESCRIPTION = ("Resources respect the providers' documented constraints: no availability zones in a region "
-               "without them, accelerated networking only on sizes that support it, diagnostic categories "
-               "the target resource type accepts.")
+DESCRIPTION = ("Resources respect the providers' documented constraints: no availability zones (nor ZRS storage or "
+               "zone-redundant database HA) in a region without them, accelerated networking only on sizes that "
+               "support it, diagnostic categories the target resource type accepts.")
 ZONAL_TYPES = ("azure-native:compute:VirtualMachineScaleSet", "azure-native:network:ApplicationGateway",
                "azure-native:network:PublicIPAddress")
 
@@ -25,13 +25,22 @@ def _zones(type_: str, props: Mapping[str, Any]) -> list[str]:
     location = props.get("location")
     if not isinstance(location, str) or regions.has_zones(location):
         return []
+    found = []
     asked = as_list(props.get("zones"))
     if type_ == "azure-native:dbforpostgresql:Server" and props.get("availabilityZone"):
         asked = [props["availabilityZone"]]
     if asked:
-        return [f"zones {asked!r} in {location}, which has no availability zones ({regions.REGIONS_LIST}); "
-                "omit zones there (infra.provider.regions derives them)"]
-    return []
+        found.append(f"zones {asked!r} in {location}, which has no availability zones ({regions.REGIONS_LIST}); "
+                     "omit zones there (infra.provider.regions derives them)")
+    if type_ == "azure-native:dbforpostgresql:Server" and dig(props, "highAvailability.mode") == "ZoneRedundant":
+        found.append(f"highAvailability.mode 'ZoneRedundant' in {location}, which has no availability zones; use "
+                     "SameZone or Disabled there (database.ha)")
+    sku = dig(props, "sku.name")
+    if type_ == "azure-native:storage:StorageAccount" and isinstance(sku, str) and "ZRS" in sku:
+        # ZRS and GZRS keep copies in three zones (https://learn.microsoft.com/en-us/azure/storage/common/
+        # redundancy-regions-zrs): only where the region has them.
+        found.append(f"sku {sku} needs availability zones, which {location} does not have; use LRS/GRS there")
+    return found
 
 
 def _accelerated(props: Mapping[str, Any]) -> list[str]:
@@ -59,7 +68,7 @@ def _diagnostics(props: Mapping[str, Any]) -> list[str]:
 def check(type_: str, props: Mapping[str, Any]) -> list[str]:
     """Violations of this policy by one resource (empty when compliant or not applicable)."""
     found: list[str] = []
-    if type_ in (*ZONAL_TYPES, "azure-native:dbforpostgresql:Server"):
+    if type_ in (*ZONAL_TYPES, "azure-native:dbforpostgresql:Server", "azure-native:storage:StorageAccount"):
         found += _zones(type_, props)
     if type_ == "azure-native:compute:VirtualMachineScaleSet":
         found += _accelerated(props)

@@ -48,3 +48,13 @@ def test_each_site_reads_its_config_and_its_prefix_and_nothing_else(plan_of: Cal
     attached = [a.inputs["policyArn"] for a in plan.of_type(ATTACHMENT)]
     assert "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" not in attached, (
         "AmazonSSMManagedInstanceCore grants ssm:GetParameter on every parameter of the account")
+
+
+def test_azure_identities_hold_exactly_the_roles_their_calls_need(plan_of: Callable[[str], mocks.Plan]) -> None:
+    from infra.compute.roles import ROLES
+
+    needed = {ROLES[c.grant] for c in permissions.FLEET_CALLS}
+    plan = plan_of("prod")
+    granted = {a.inputs["roleDefinitionId"].rsplit("/", 1)[-1]
+               for a in plan.of_type("azure-native:authorization:RoleAssignment")}
+    assert granted == needed, "a role no run-time call needs, or a call without its role"

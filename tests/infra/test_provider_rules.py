@@ -221,3 +221,18 @@ def _with_size(props: dict[str, Any], size: str, *, accelerated: bool) -> dict[s
     return {**props, "sku": {**props["sku"], "name": size},
             "virtualMachineProfile": {**profile, "networkProfile": {**profile["networkProfile"],
                                                                      "networkInterfaceConfigurations": [nic]}}}
+
+
+def test_policy_refuses_zone_redundant_storage_and_database_ha_in_a_zoneless_region(
+        plan_of: Callable[[str], mocks.Plan]) -> None:
+    plan = plan_of("prod")
+    account = plan.of_type("azure-native:storage:StorageAccount")[0]
+    moved = {**account.inputs, "location": "australiasoutheast"}
+    assert any("sku Standard_GZRS needs availability zones" in m
+               for m in provider_rules.check(account.type, moved)), account.inputs["sku"]
+    server = next(s for s in plan.of_type("azure-native:dbforpostgresql:Server")
+                  if s.inputs.get("highAvailability", {}).get("mode") == "ZoneRedundant")
+    moved = {**server.inputs, "location": "germanynorth"}
+    found = provider_rules.check(server.type, moved)
+    assert any("highAvailability.mode 'ZoneRedundant' in germanynorth" in m for m in found), found
+    assert any("zones ['1'] in germanynorth" in m for m in found), "the pinned availabilityZone too"

@@ -59,16 +59,38 @@ def test_core_admits_only_the_agents_and_cloudfront(plan: Plan) -> None:
     eips = {plan.aws_region_of(e): e for e in plan.of_type("aws:ec2/eip:Eip")}
     rules = [r for r in plan.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
              if plan.aws_region_of(r) == "us-east-2"]
-    assert len(rules) == 3
-    cidrs = sorted(r.inputs["cidrIpv4"] for r in rules if "cidrIpv4" in r.inputs)
+    core_sg = next(sg for sg in plan.of_type("aws:ec2/securityGroup:SecurityGroup")
+                   if sg.name == "uptime-core-us-east-2-sg")
+    core_rules = [r for r in rules if r.inputs["securityGroupId"] == core_sg.id]
+    assert len(core_rules) == 3
+    cidrs = sorted(r.inputs["cidrIpv4"] for r in core_rules if "cidrIpv4" in r.inputs)
     # Each agent's own Elastic IP, and not the core's.
     assert cidrs == sorted(f"{eips[region].outputs['publicIp']}/32" for region in ("eu-west-1", "ap-southeast-2"))
-    prefix_rules = [r for r in rules if "prefixListId" in r.inputs]
-    assert [r.inputs["prefixListId"] for r in prefix_rules] == ["pl-3b927c52"]
-    for rule in rules:
+    # CloudFront reaches the core only through the internal load balancer of its VPC origin.
+    [from_lb] = [r for r in core_rules if "referencedSecurityGroupId" in r.inputs]
+    assert from_lb.inputs["referencedSecurityGroupId"] == "uptime-ack-alb-sg-id"
+    assert not [r for r in core_rules if "prefixListId" in r.inputs], "no path from CloudFront over the internet"
+    for rule in core_rules:
         assert (rule.inputs["fromPort"], rule.inputs["toPort"]) == (8470, 8470)
+    [lb_rule] = [r for r in rules if r.inputs["securityGroupId"] == "uptime-ack-alb-sg-id"]
+    assert lb_rule.inputs["prefixListId"] == "pl-3b927c52"
     for sg in plan.of_type("aws:ec2/securityGroup:SecurityGroup"):
         assert not sg.inputs.get("ingress"), f"{sg.name}: no inline ingress; rules above are the only way in"
+
+
+def test_ack_links_reach_the_core_over_a_vpc_origin_not_the_internet(plan: Plan) -> None:
+    (cdn,) = plan.of_type("aws:cloudfront/distribution:Distribution")
+    [core] = [o for o in cdn.inputs["origins"] if o["originId"] == "core"]
+    assert "customOriginConfig" not in core, "a custom origin would cross the internet in clear text"
+    (origin,) = plan.of_type("aws:cloudfront/vpcOrigin:VpcOrigin")
+    assert core["vpcOriginConfig"]["vpcOriginId"] == origin.id
+    (lb,) = plan.of_type("aws:lb/loadBalancer:LoadBalancer")
+    assert lb.inputs["internal"] is True
+    assert origin.inputs["vpcOriginEndpointConfig"]["arn"] == lb.outputs["arn"]
+    assert core["domainName"] == lb.outputs["dnsName"]
+    (attachment,) = plan.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment")
+    core_vm = next(vm for vm in _instances(plan) if plan.aws_region_of(vm) == "us-east-2")
+    assert attachment.inputs["targetId"] == core_vm.id
 
 
 def _cloud_config(vm: Recorded) -> dict[str, Any]:
