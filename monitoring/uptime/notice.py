@@ -51,6 +51,7 @@ class Notice:
     worse: tuple[str, ...] = ()  # an update: checks (or check@location) failing since the last notice
     better: tuple[str, ...] = ()  # an update: checks that are fine again while others still fail
     flapping: bool = False  # the incident flapped: paging paused until it was stable
+    source: str = "monitor"  # "alertmanager" for alert groups: their ids are a separate sequence
 
     def to_json(self) -> str:
         """Serialise for the notification outbox."""
