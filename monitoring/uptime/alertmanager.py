@@ -164,7 +164,8 @@ class Receiver:
         if group is None:  # opened above or open already; a concurrent prune could only remove old ones
             raise HttpError(503, "the alert group vanished while it was handled; Alertmanager will retry")
         notice = dataclasses.replace(
-            notice, incident_id=int(group["id"]), acked_by=group["acked_by"] or "", acked_at=group["acked_at"],
+            notice, incident_id=int(group["id"]), source="alertmanager", acked_by=group["acked_by"] or "",
+            acked_at=group["acked_at"],
             event=notice.event if notice.resolved else "reminder-1" if reminder else f"page-{step}",
             ack_url=f"{self.config.monitor.public_url}/ack/{tokens.sign(int(group['id']), self.ack_secret, SCOPE)}")
         sent, errors = self._send(notice, step, warning=delivery.severity == "warning")

@@ -19,6 +19,7 @@ from uptime.clock import SystemClock, utc
 from uptime.configparse import ConfigError, parse_duration
 from uptime.core import Core, UptimeError
 from uptime.notice import Notice
+from uptime.schedule import is_e164
 from uptime.store import Store
 
 EXIT_CONFIG, EXIT_FAILED = 2, 1
@@ -121,6 +122,11 @@ def cmd_test_notify(args: argparse.Namespace) -> int:
         raise ConfigError(f"channel {args.channel!r} is not configured; known: {', '.join(cfg.channels)}")
     if channel.kind != "webhook" and not args.to:
         raise ConfigError(f"channel {args.channel} sends {channel.kind}: pass --to ADDRESS")
+    if channel.kind == "sms" and not is_e164(args.to):
+        raise ConfigError(f"--to {args.to!r} is not an E.164 phone number; write it with + and the country code, "
+                          "e.g. +15550100")
+    if channel.kind == "email" and "@" not in args.to:
+        raise ConfigError(f"--to {args.to!r} is not an email address")
     notice = Notice(incident_id=0, cell="test", event="test", resolved=False, down=0, total=0,
                     since=SystemClock().now(), product=cfg.monitor.product)
     notify.build(channel).send(notice, args.to)

@@ -28,7 +28,7 @@ from uptime.schedule import (
 __all__ = ["Channel", "Config", "ConfigError", "Monitor", "Target", "Thresholds", "load", "parse"]
 
 NAME = r"[a-z0-9][a-z0-9_.-]{0,62}"
-CHANNEL_TYPES = ("email", "twilio", "acs_sms", "sns", "webhook", "outbox")
+CHANNEL_TYPES = ("email", "twilio", "acs_sms", "sns", "webhook", "outbox", "pagerduty", "opsgenie", "slack", "teams")
 
 
 @dataclass(frozen=True)

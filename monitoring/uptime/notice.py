@@ -51,6 +51,7 @@ class Notice:
     worse: tuple[str, ...] = ()  # an update: checks (or check@location) failing since the last notice
     better: tuple[str, ...] = ()  # an update: checks that are fine again while others still fail
     flapping: bool = False  # the incident flapped: paging paused until it was stable
+    source: str = "monitor"  # "alertmanager" for alert groups: their ids are a separate sequence
 
     def to_json(self) -> str:
         """Serialise for the notification outbox."""
@@ -148,15 +149,22 @@ def sms_text(notice: Notice) -> str:
         return _fit(f"{tag} ACKED {notice.cell} by {notice.acked_by} at {at} UTC: {notice.down}/{notice.total} "
                     "checks down; escalation stopped.", "")
     prefix = notice.prefix
+    reason = ", ".join(notice.kinds) or "failing"
     if prefix in ("WORSE", "BETTER"):
         head = f"{tag} {prefix} {notice.cell} {notice.down}/{notice.total} checks since {since} UTC, {notice.change}"
     else:
         prefix = f"{prefix} " if prefix else ""
         head = f"{tag} {prefix}DOWN {notice.cell} {notice.down}/{notice.total} checks since {since} UTC"
-    reason = ", ".join(notice.kinds) or "failing"
+        names = ", ".join(dict.fromkeys(f.target for f in notice.failures))
+        reason = f"{names}: {reason}" if names else reason  # which check: on-call's first question
     # Once someone has acknowledged, a link to acknowledge again is noise.
     tail = f" Ack: {notice.ack_url}" if notice.ack_url and not notice.acked_by else ""
-    return _fit(f"{head}: {reason}.", tail)
+    body = f"{head}: {reason}."
+    runbook = f"{tail} Runbook: {notice.runbook_url}" if notice.runbook_url else ""
+    # The runbook link rides along when the whole message fits; the email always carries it.
+    if runbook and gsm7_length(to_gsm7(body + runbook)) <= SMS_LIMIT:
+        tail = runbook
+    return _fit(body, tail)
 
 
 def _fit(body: str, tail: str) -> str:
@@ -213,10 +221,15 @@ def email_text(notice: Notice) -> str:
     if notice.acked_by:
         at = utc(notice.acked_at).strftime("%Y-%m-%d %H:%M:%S UTC") if notice.acked_at else "?"
         lines.append(f"Acknowledged by {notice.acked_by} at {at}; escalation and reminders stopped.")
-    lines.append(f"Checks failing: {notice.down} of {notice.total}")
-    lines.append("")
-    for failure in notice.failures:
-        lines.append(f"- {failure.target} ({failure.url}): {failure.kind}: {failure.error}")
+    if notice.resolved:
+        # The last failure list of a recovered incident may hold only the check that recovered last.
+        lines.append(f"Checks that failed: {notice.down} of {notice.total}")
+        lines.append("")
+        lines += [f"- {failure.target} ({failure.url})" for failure in notice.failures]
+    else:
+        lines.append(f"Checks failing: {notice.down} of {notice.total}")
+        lines.append("")
+        lines += [f"- {failure.target} ({failure.url}): {failure.kind}: {failure.error}" for failure in notice.failures]
     lines.append("")
     if notice.ack_url and not notice.resolved and not notice.acked_by:
         lines.append(f"Acknowledge: {notice.ack_url}")
@@ -247,7 +260,7 @@ def email_html(notice: Notice) -> str:
     return (
         f'<html><body><h2 style="color:{colour}">{esc(email_subject(notice))}</h2>'
         f"<p>Cell: <b>{esc(notice.cell)}</b><br>Failing since: {since}<br>"
-        f"Checks failing: {notice.down} of {notice.total}</p>{duration}"
+        f"Checks {'that failed' if notice.resolved else 'failing'}: {notice.down} of {notice.total}</p>{duration}"
         f"<table border=\"1\" cellpadding=\"4\"><tr><th>check</th><th>url</th><th>kind</th><th>error</th></tr>"
         f"{rows}</table><p>{' | '.join(links)}</p></body></html>"
     )

@@ -57,6 +57,11 @@ class Pager:
         failures = tuple(Failure(str(f["target"]), str(f["url"]), str(f["kind"]), str(f["error"]))
                          for f in json.loads(incident["failures"]))
         resolved = incident["resolved_at"] is not None
+        if resolved:
+            # A recovery names every check that failed during the incident, not only the last ones.
+            known = {f.target: f for f in failures}
+            failures = tuple(known.get(name) or Failure(name, self._url(name), "failing", "")
+                             for name in json.loads(incident["targets"]))
         return Notice(
             incident_id=int(incident["id"]), cell=incident["cell"], event=event, resolved=resolved,
             down=int(incident["peak"]) if resolved else len(failures), total=int(incident["total"]),
@@ -66,6 +71,10 @@ class Pager:
             acked_by=incident["acked_by"] or "", acked_at=incident["acked_at"], worse=worse, better=better,
             flapping=bool(incident["flapping"]),
         )
+
+    def _url(self, name: str) -> str:
+        target = self.core.targets.get(name)
+        return target.url if target else ""
 
     def recipients(self, who: tuple[str, ...], channels: tuple[str, ...], ts: float) -> list[tuple[str, str]]:
         """(channel, address) pairs for the people of a step at ``ts``."""

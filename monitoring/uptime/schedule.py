@@ -117,10 +117,15 @@ def load_people(sec: Section) -> dict[str, Person]:
         if email is not None and "@" not in email:
             raise ConfigError(f"{person.key('email')}: {email!r} is not an email address")
         phone = person.opt_str("phone")
-        if phone is not None and not (phone.startswith("+") and phone[1:].isdigit() and 8 <= len(phone) <= 16):
+        if phone is not None and not is_e164(phone):
             raise ConfigError(f"{person.key('phone')}: {phone!r} is not an E.164 number (e.g. +15550100)")
         people[str(name)] = Person(str(name), email, phone)
     return people
+
+
+def is_e164(phone: str) -> bool:
+    """``+`` and 7 to 15 digits: what every SMS provider accepts as a number."""
+    return phone.startswith("+") and phone[1:].isdigit() and 8 <= len(phone) <= 16
 
 
 def _person(name: str, people: dict[str, Person], key: str) -> str:

@@ -55,7 +55,11 @@ class MonitorServer:
         self.posts: dict[str, PostHandler] = {}
         # Token scope -> acknowledge(id, by) -> fresh?; the empty scope is the monitor's own incidents.
         self.acks: dict[str, Callable[[int, str], bool]] = {"": core.ack}
-        self.httpd = ThreadingHTTPServer((host, port), _handler(self))
+        try:
+            self.httpd = ThreadingHTTPServer((host, port), _handler(self))
+        except OSError as exc:
+            raise UptimeError(f"cannot listen on {host}:{port}: {exc.strerror}; another process may hold the port "
+                              "(stop it), or choose another with monitor.listen or --listen HOST:PORT") from exc
         self.httpd.daemon_threads = True
         self.port = int(self.httpd.server_address[1])
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2},
@@ -126,7 +130,7 @@ class MonitorServer:
             raise HttpError(404, f"no such status file {name!r}")
         file = self.status_dir / name
         if not file.is_file():
-            raise HttpError(404, f"no such status file {name!r}; the page is written once a minute")
+            raise HttpError(404, f"no such status file {name!r}; the page is written every 10 s once the monitor runs")
         kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
         if kind.startswith("text/") or kind == "application/json":
             kind += "; charset=utf-8"

@@ -23,7 +23,8 @@ from uptime.store import Store
 
 log = logging.getLogger("uptime")
 
-STATUS_EVERY = 60.0
+# The public page follows an outage within seconds; writing it costs a few queries per cell.
+STATUS_EVERY = 10.0
 PRUNE_EVERY = 3600.0
 TICK_EVERY = 1.0
 
@@ -137,7 +138,8 @@ class Service:
             for event in self.wakes.values():
                 event.set()
             next_tick = mono + TICK_EVERY
-        if mono >= next_status:
+        # A confirmed failure shows at once, but the page is written at most once a second.
+        if mono >= next_status or (urgent and mono >= next_status - STATUS_EVERY + 1.0):
             statuspage.write(self.core, self.config.monitor.status_dir, self.clock.now())
             next_status = mono + STATUS_EVERY
         if mono >= next_prune:

@@ -13,6 +13,21 @@ from uptime.clock import utc
 from uptime.core import Core
 from uptime.notice import format_duration
 
+# The page is public: it says what kind of trouble a check has, never the raw exception text (addresses,
+# library internals), which stays in email, `uptime status` and the log.
+PUBLIC_PROBLEM = {"dns": "DNS lookup failed", "connect": "connection failed", "tls": "TLS/certificate problem",
+                  "timeout": "timed out", "body": "unexpected response", "latency": "slow response",
+                  "flapping": "unstable"}
+
+
+def public_problem(kind: str | None, status: int | None) -> str:
+    """A short public description of a failure kind (``HTTP 503`` for a status failure)."""
+    if not kind:
+        return ""
+    if kind == "status":
+        return f"HTTP {status}" if status else "unexpected HTTP status"
+    return PUBLIC_PROBLEM.get(kind, "failing")
+
 
 def snapshot(core: Core, now: float) -> dict[str, Any]:
     """Everything the page shows, as JSON-able data."""
@@ -34,8 +49,8 @@ def snapshot(core: Core, now: float) -> dict[str, Any]:
                 "ok": bool(last["ok"]) if last else None,
                 "status": last["status"] if last else None,
                 "latency_ms": round(1000 * last["duration"], 1) if last else None,
-                "error": last["error"] if last else "",
-                "warning": last["warning"] if last else "",
+                "error": public_problem(last["kind"], last["status"]) if last and not last["ok"] else "",
+                "warning": "certificate expires soon" if last and last["warning"] else "",
                 "cert_expiry": utc(last["cert_expiry"]).isoformat() if last and last["cert_expiry"] else None,
             })
         cells.append({

@@ -81,7 +81,7 @@ def test_firing_then_resolved_group_sends_two_sms(endpoint: str, provider: Provi
     assert resolved.status_code == 200
     assert bodies(provider) == [
         {"To": "+15550111", "From": "+15550100",
-         "Body": f"[slotstack] DOWN eu 2/3 checks since 14:02 UTC: UptimeTargetDown. Ack: {ACK}"},
+         "Body": f"[slotstack] DOWN eu 2/3 checks since 14:02 UTC: eu-a, eu-b: UptimeTargetDown. Ack: {ACK}"},
         {"To": "+15550111", "From": "+15550100",
          "Body": "[slotstack] RECOVERED eu after 12m 34s (down since 14:02 UTC)"},
     ]
@@ -164,7 +164,8 @@ def test_the_ack_link_acknowledges_the_alert_group(endpoint: str, provider: Prov
     forged = requests.post(f"{base}/ack/am1.AAAAAAAAAAAAAAAAAAAAAA", data={"by": "mallory"}, timeout=5)
     assert forged.status_code == 403
     post(endpoint, payload("firing", [alert("eu-a"), alert("eu-b", fingerprint="def")]))
-    assert bodies(provider)[1]["Body"] == "[slotstack] DOWN eu 2/3 checks since 14:02 UTC: UptimeTargetDown."
+    assert bodies(provider)[1]["Body"] == ("[slotstack] DOWN eu 2/3 checks since 14:02 UTC: eu-a, eu-b: "
+                                           "UptimeTargetDown. Runbook: https://example.com/runbook")
 
 
 def test_later_escalation_steps_page_the_next_person_until_acknowledged(

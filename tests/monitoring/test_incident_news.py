@@ -12,6 +12,8 @@ from tests.monitoring.conftest import FakeClock, ProviderFake, TargetServer
 from tests.monitoring.helpers import Harness, base_config
 from tests.monitoring.test_paging import ENV, ack_url, cell_targets, sms_log, twilio
 
+RUNBOOK = " Runbook: https://example.com/runbook"  # with no ack link to carry, the runbook link fits
+
 
 @pytest.mark.parametrize("acked", [False, True])
 def test_a_cell_that_gets_worse_then_better_is_news_acknowledged_or_not(
@@ -23,7 +25,7 @@ def test_a_cell_that_gets_worse_then_better_is_news_acknowledged_or_not(
     h.round()
     h.round()  # 14:02:30 eu-0 down: the page says 1/2
     assert [body for _, body in sms_log(provider)] == [
-        f"[slotstack] DOWN eu 1/2 checks since 14:02 UTC: status. Ack: {ack_url(1)}"]
+        f"[slotstack] DOWN eu 1/2 checks since 14:02 UTC: eu-0: status. Ack: {ack_url(1)}"]
     if acked:
         assert h.core.ack(1, "bob")
     servers[1].behaviour.status = 503
@@ -34,7 +36,7 @@ def test_a_cell_that_gets_worse_then_better_is_news_acknowledged_or_not(
     worse = f"[slotstack] WORSE eu 2/2 checks since 14:02 UTC, now also eu-1: status. Ack: {ack_url(1)}"
     if acked:
         assert news == ["[slotstack] ACKED eu by bob at 14:03 UTC: 1/2 checks down; escalation stopped.",
-                        worse.split(" Ack:")[0]]
+                        worse.split(" Ack:")[0] + RUNBOOK]
     else:
         assert news == [worse]
     servers[1].behaviour.status = 200
@@ -43,7 +45,7 @@ def test_a_cell_that_gets_worse_then_better_is_news_acknowledged_or_not(
     h.round()
     assert [body for _, body in sms_log(provider)][len(news) + 1:] == [
         "[slotstack] BETTER eu 1/2 checks since 14:02 UTC, eu-1 ok again: status." +
-        ("" if acked else f" Ack: {ack_url(1)}")]
+        (RUNBOOK if acked else f" Ack: {ack_url(1)}")]
     assert {to for to, _ in sms_log(provider)} == {"+15550111"}  # only whoever was paged
     h.close()
 

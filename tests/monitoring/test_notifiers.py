@@ -37,8 +37,11 @@ def channel(kind: str, **options: Any) -> Channel:
 
 
 def test_sms_text_is_at_most_160_gsm7_characters() -> None:
-    assert sms_text(FIRING) == ("[slotstack] DOWN eu 3/3 checks since 14:02 UTC: timeout. "
+    # The failing check is named (issue 15, finding 6); the runbook link rides along when it fits.
+    assert sms_text(FIRING) == ("[slotstack] DOWN eu 3/3 checks since 14:02 UTC: eu-healthz: timeout. "
                                 "Ack: https://uptime.example.com/ack/7.abcdefghijklmnopqrstuv")
+    short = Notice(**{**FIRING.__dict__, "runbook_url": "https://rb.io/eu"})
+    assert sms_text(short).endswith(" Runbook: https://rb.io/eu")
     assert sms_text(RESOLVED) == "[slotstack] RECOVERED eu after 12m 34s (down since 14:02 UTC)"
     many = Notice(**{**FIRING.__dict__, "cell": "eu" * 20, "failures": tuple(
         Failure(f"t{i}", "u", kind, "e") for i, kind in enumerate(["timeout", "dns", "connect", "tls", "status"]))})

@@ -66,7 +66,7 @@ def test_cell_outage_pages_once_survives_restart_and_recovers(
     assert provider.requests == []
     assert sink.messages == []
     h.round()  # 14:03:00 second failure: down, one incident for the whole cell
-    down = f"[slotstack] DOWN eu 3/3 checks since 14:02 UTC: status. Ack: {ack_url(1)}"
+    down = f"[slotstack] DOWN eu 3/3 checks since 14:02 UTC: eu-0, eu-1, eu-2: status. Ack: {ack_url(1)}"
     assert sms_log(provider) == [("+15550111", down)]
     assert len(down) <= 160
     assert len(sink.messages) == 1

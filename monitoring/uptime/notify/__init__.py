@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from uptime.notify import acs, email, outbox, sns, twilio, webhook
+from uptime.notify import acs, chat, email, opsgenie, outbox, pagerduty, sns, twilio, webhook
 from uptime.notify.base import Channel, Notifier, NotifyError
 
 __all__ = ["REGISTRY", "Notifier", "NotifyError", "build", "validate_channel"]
@@ -18,6 +18,10 @@ REGISTRY: dict[str, tuple[Callable[[Channel], None], Callable[[Channel, Mapping[
     "sns": (sns.validate, sns.SnsNotifier),
     "webhook": (webhook.validate, webhook.WebhookNotifier),
     "outbox": (outbox.validate, outbox.OutboxNotifier),
+    "pagerduty": (pagerduty.validate, pagerduty.PagerDutyNotifier),
+    "opsgenie": (opsgenie.validate, opsgenie.OpsgenieNotifier),
+    "slack": (chat.validate, chat.SlackNotifier),
+    "teams": (chat.validate, chat.TeamsNotifier),
 }
 
 
