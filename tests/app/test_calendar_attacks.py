@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from booking.calendars.addresses import public_only
 from booking.calendars.expand import Budget, CalendarError, parse_busy
+from booking.calendars.sandbox import OverBudget, run_bounded
 
 from tests.app.conftest import Business, Service, make_business, start_service
 from tests.app.netns import run_isolated
@@ -238,7 +239,7 @@ def test_the_issue_s_183_byte_calendar_is_refused_before_anything_is_expanded() 
         parse_busy(SECONDLY, ZoneInfo("Europe/Berlin"), WINDOW, Budget(clock=clock))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert "at most 100000 recurrence steps" in str(refused.value)
+    assert "at most 50000 recurrence steps" in str(refused.value)
     assert len(reads) == 1, "refused from the estimate alone: no occurrence was expanded"
     assert peak < 5_000_000, f"refusing took {peak} bytes"
 
@@ -318,3 +319,23 @@ def test_https_goes_to_the_checked_address_with_the_original_name_in_sni_host_an
     assert seen["local"] == "93.184.216.34"
     assert out["body"].startswith("BEGIN:VCALENDAR")
     assert "certificate is not valid for the host" in out["mismatch"]
+
+
+def _sleep(seconds: float) -> str:
+    time.sleep(seconds)
+    return "done"
+
+
+def _hoard(n: int) -> int:
+    return len(bytearray(n))
+
+
+def test_work_no_check_can_interrupt_is_killed_at_its_deadline_and_capped_in_memory() -> None:
+    assert run_bounded(_sleep, 0.0, seconds=30, memory_bytes=64 * 2**20, what="a nap") == "done"
+    with pytest.raises(OverBudget, match=r"a long nap took longer than 0\.2 s"):
+        run_bounded(_sleep, 60.0, seconds=0.2, memory_bytes=64 * 2**20, what="a long nap")
+    with pytest.raises(OverBudget, match="hoarding needs more than 64 MB"):
+        run_bounded(_hoard, 2**30, seconds=30, memory_bytes=64 * 2**20, what="hoarding")
+    with pytest.raises(CalendarError, match="'every-second' repeats too often"):  # refusals come back as they are
+        run_bounded(parse_busy, SECONDLY, ZoneInfo("UTC"), WINDOW, seconds=30, memory_bytes=256 * 2**20,
+                    what="expanding")

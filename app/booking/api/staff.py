@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from booking.availability import WEEKDAYS, parse_overrides, parse_weekly, zone
 from booking.bodies import read_capped
-from booking.calendars.expand import parse_busy
+from booking.calendars.expand import parse_busy_bounded
 from booking.calendars.fetch import parse_feed_url
 from booking.calendars.store import UPLOAD, feed_json, list_feeds, lock_staff, replace_blocks, upsert_feed
 from booking.calendars.sync import IMPORT_HORIZON
@@ -142,7 +142,8 @@ def _upload(request: Request, staff_id: uuid.UUID, data: bytes) -> dict[str, Any
         staff = _staff(conn, staff_id)
     now = ctx.clock()
     # expanded between two transactions: a costly calendar holds no lock and no connection
-    blocks = parse_busy(data, zone(staff["timezone"], "timezone"), (now - timedelta(days=1), now + IMPORT_HORIZON))
+    window = (now - timedelta(days=1), now + IMPORT_HORIZON)
+    blocks = parse_busy_bounded(data, zone(staff["timezone"], "timezone"), window)
     with ctx.authed(request) as (conn, _):
         lock_staff(conn, staff_id)
         feed = upsert_feed(conn, staff_id, UPLOAD, "ok")

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from psycopg_pool import ConnectionPool
 
 from booking.availability import zone
-from booking.calendars.expand import parse_busy
+from booking.calendars.expand import parse_busy_bounded
 from booking.calendars.store import lock_staff, mark_failed, replace_blocks
 from booking.db import Conn, tenant_tx
 from booking.errors import Refused
@@ -82,7 +82,7 @@ class FeedSync:
         now = self.clock()
         try:
             data = self.fetch(feed["source"])
-            blocks = parse_busy(data, zone(feed["timezone"], "timezone"), (now - timedelta(days=1),
+            blocks = parse_busy_bounded(data, zone(feed["timezone"], "timezone"), (now - timedelta(days=1),
                                                                            now + IMPORT_HORIZON))
         except Refused as exc:
             with tenant_tx(self.pool, tenant_id) as conn:
