@@ -146,7 +146,7 @@ def _upload(request: Request, staff_id: uuid.UUID, data: bytes) -> dict[str, Any
     blocks = parse_busy_bounded(data, zone(staff["timezone"], "timezone"), window)
     with ctx.authed(request) as (conn, _):
         lock_staff(conn, staff_id)
-        feed = upsert_feed(conn, staff_id, UPLOAD, "ok")
+        feed = upsert_feed(conn, staff_id, UPLOAD, "ok", now)
         replace_blocks(conn, staff_id, feed["id"], blocks, now)
     return {"busy_blocks": len(blocks), "source": UPLOAD}
 
@@ -158,7 +158,7 @@ def _register(request: Request, staff_id: uuid.UUID, url: str) -> dict[str, Any]
         if ctx.feeds.in_flight(who.tenant_id) >= ctx.feeds.per_tenant:
             raise ApiError(429, f"{ctx.feeds.per_tenant} calendar feeds of this business are being fetched; "
                                 "retry when they are done", headers={"Retry-After": "10"})
-        feed = upsert_feed(conn, staff_id, url, "pending")
+        feed = upsert_feed(conn, staff_id, url, "pending", ctx.clock())
     if not ctx.feeds.submit(who.tenant_id, feed["id"]):
         raise ApiError(429, f"{ctx.feeds.per_tenant} calendar feeds of this business are being fetched; "
                             "retry when they are done", headers={"Retry-After": "10"})
