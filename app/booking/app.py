@@ -112,6 +112,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
         pool.open(wait=False)  # start even if the database is down: /readyz reports it
         if outbox is not None:
             outbox.start()
+        ctx.feeds.start(settings.cell)
         # Everything imported so far lives as long as the process: move it out of the cyclic GC's view so
         # full collections stop scanning it (they showed up as the slot search's p99 outliers).
         gc.freeze()

@@ -16,13 +16,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from booking.api.public import BookingIn, booking_json, cancel_row, create_booking
 from booking.availability import zone
 from booking.bookings import Conflict, check_cancel_token
 from booking.context import ctx_of
 from booking.errors import ApiError
 from booking.questions import list_questions
 from booking.ratelimit import limit_anonymous
+from booking.reservations import BookingIn, booking_json, cancel_row, create_booking
 from booking.search import compute_slots
 
 # anonymous pages: every request costs the caller's address a token (booking.ratelimit)

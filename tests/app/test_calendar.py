@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -201,6 +202,26 @@ def test_feed_url_import_and_reimport_replaces_only_that_feed(svc: Service, biz:
     starts = day_starts(svc, biz, "2026-01-06")
     assert "14:00" in starts
     assert "16:00" not in starts
+
+
+def test_url_feeds_are_refreshed_in_the_background_once_per_period(svc: Service, biz: Business,
+                                                                  feed_url: str) -> None:
+    Feed.routes["/team.ics"] = (200, OTHER.encode(), 0.0)
+    assert put_feed(svc, biz, f"{feed_url}/team.ics").status_code == 202
+    settled_feed(svc, biz)
+    feeds = svc.app.state.ctx.feeds
+    assert feeds.refresh_due("us") == 0, "fetched just now"
+    Feed.routes["/team.ics"] = (200, OTHER.replace("T13", "T15").replace("T14", "T16").encode(), 0.0)
+    svc.clock.now += timedelta(minutes=31)
+    try:
+        assert feeds.refresh_due("us") == 1
+        assert feeds.refresh_due("us") == 0, "claimed: a second pass (or process) does not fetch it again"
+        deadline = time.monotonic() + 20
+        while "14:00" not in day_starts(svc, biz, "2026-01-06") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "16:00" not in day_starts(svc, biz, "2026-01-06")
+    finally:
+        svc.clock.now -= timedelta(minutes=31)
 
 
 def test_a_failing_feed_keeps_the_previous_blocks(svc: Service, biz: Business, feed_url: str) -> None:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from booking.calendars.addresses import public_only
 from booking.calendars.expand import Budget, CalendarError, parse_busy
+from booking.calendars.sandbox import OverBudget, run_bounded
 
 from tests.app.conftest import Business, Service, make_business, start_service
 from tests.app.netns import run_isolated
@@ -238,7 +239,7 @@ def test_the_issue_s_183_byte_calendar_is_refused_before_anything_is_expanded() 
         parse_busy(SECONDLY, ZoneInfo("Europe/Berlin"), WINDOW, Budget(clock=clock))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert "at most 100000 recurrence steps" in str(refused.value)
+    assert "at most 50000 recurrence steps" in str(refused.value)
     assert len(reads) == 1, "refused from the estimate alone: no occurrence was expanded"
     assert peak < 5_000_000, f"refusing took {peak} bytes"
 
@@ -258,3 +259,83 @@ def test_the_api_answers_the_secondly_calendar_with_422_naming_the_event(cloud: 
                    headers={"Content-Type": "text/calendar"})
     assert r.status_code == 422
     assert "'every-second' repeats too often" in r.json()["detail"]
+
+
+def test_https_goes_to_the_checked_address_with_the_original_name_in_sni_host_and_certificate(
+        tmp_path: Any) -> None:
+    out = run_isolated(f"""
+        import datetime, json, ssl, threading, ipaddress
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+        from booking.calendars.fetch import FeedError, FeedFetcher
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "calendar.example")])
+        now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(1).not_valid_before(now - datetime.timedelta(days=3650))
+                .not_valid_after(now + datetime.timedelta(days=3650))
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName("calendar.example")]), critical=False)
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .sign(key, hashes.SHA256()))
+        pem = cert.public_bytes(serialization.Encoding.PEM)
+        open("{tmp_path}/cert.pem", "wb").write(pem)
+        open("{tmp_path}/key.pem", "wb").write(key.private_bytes(serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+        seen = {{"sni": []}}
+        class H(BaseHTTPRequestHandler):
+            def do_GET(self):
+                seen["host"] = self.headers["Host"]
+                seen["local"] = self.connection.getsockname()[0]
+                body = b"BEGIN:VCALENDAR\\r\\nEND:VCALENDAR\\r\\n"
+                self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+                self.wfile.write(body)
+            def log_message(self, *a): pass
+        server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_ctx.load_cert_chain("{tmp_path}/cert.pem", "{tmp_path}/key.pem")
+        server_ctx.sni_callback = lambda sock, sni, ctx: seen["sni"].append(sni)
+        httpd = HTTPServer(("0.0.0.0", 0), H)
+        httpd.socket = server_ctx.wrap_socket(httpd.socket, server_side=True)
+        port = httpd.server_address[1]
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+        trust = ssl.create_default_context(cadata=pem.decode())
+        public = lambda host, port: [ipaddress.ip_address("93.184.216.34")]
+        body = FeedFetcher(deadline_s=5, resolve=public, tls=trust)(f"https://calendar.example:{{port}}/c.ics")
+        try:  # the same server under another name: the certificate does not match, so nothing is read
+            FeedFetcher(deadline_s=5, resolve=public, tls=trust)(f"https://other.example:{{port}}/c.ics")
+            mismatch = None
+        except FeedError as exc:
+            mismatch = str(exc)
+        print(json.dumps({{"seen": seen, "port": port, "body": body.decode(), "mismatch": mismatch}}))
+    """, addresses=("93.184.216.34",))
+    seen = out["seen"]
+    assert seen["sni"][0] == "calendar.example"
+    assert seen["host"] == f"calendar.example:{out['port']}"
+    assert seen["local"] == "93.184.216.34"
+    assert out["body"].startswith("BEGIN:VCALENDAR")
+    assert "certificate is not valid for the host" in out["mismatch"]
+
+
+def _sleep(seconds: float) -> str:
+    time.sleep(seconds)
+    return "done"
+
+
+def _hoard(n: int) -> int:
+    return len(bytearray(n))
+
+
+def test_work_no_check_can_interrupt_is_killed_at_its_deadline_and_capped_in_memory() -> None:
+    assert run_bounded(_sleep, 0.0, seconds=30, memory_bytes=64 * 2**20, what="a nap") == "done"
+    with pytest.raises(OverBudget, match=r"a long nap took longer than 0\.2 s"):
+        run_bounded(_sleep, 60.0, seconds=0.2, memory_bytes=64 * 2**20, what="a long nap")
+    with pytest.raises(OverBudget, match="hoarding needs more than 64 MB"):
+        run_bounded(_hoard, 2**30, seconds=30, memory_bytes=64 * 2**20, what="hoarding")
+    with pytest.raises(CalendarError, match="'every-second' repeats too often"):  # refusals come back as they are
+        run_bounded(parse_busy, SECONDLY, ZoneInfo("UTC"), WINDOW, seconds=30, memory_bytes=256 * 2**20,
+                    what="expanding")

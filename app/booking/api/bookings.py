@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from booking.api.public import cancel_row
 from booking.auth import Principal
 from booking.bookings import (
     Conflict,
@@ -23,6 +22,7 @@ from booking.context import ctx_of
 from booking.db import Conn
 from booking.errors import ApiError, not_found
 from booking.mail.notices import booking_created
+from booking.reservations import cancel_row
 from booking.roles import own_staff
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from booking.availability import WEEKDAYS, parse_overrides, parse_weekly, zone
 from booking.bodies import read_capped
-from booking.calendars.expand import parse_busy
+from booking.calendars.expand import parse_busy_bounded
 from booking.calendars.fetch import parse_feed_url
 from booking.calendars.store import UPLOAD, feed_json, list_feeds, lock_staff, replace_blocks, upsert_feed
 from booking.calendars.sync import IMPORT_HORIZON
@@ -142,10 +142,11 @@ def _upload(request: Request, staff_id: uuid.UUID, data: bytes) -> dict[str, Any
         staff = _staff(conn, staff_id)
     now = ctx.clock()
     # expanded between two transactions: a costly calendar holds no lock and no connection
-    blocks = parse_busy(data, zone(staff["timezone"], "timezone"), (now - timedelta(days=1), now + IMPORT_HORIZON))
+    window = (now - timedelta(days=1), now + IMPORT_HORIZON)
+    blocks = parse_busy_bounded(data, zone(staff["timezone"], "timezone"), window)
     with ctx.authed(request) as (conn, _):
         lock_staff(conn, staff_id)
-        feed = upsert_feed(conn, staff_id, UPLOAD, "ok")
+        feed = upsert_feed(conn, staff_id, UPLOAD, "ok", now)
         replace_blocks(conn, staff_id, feed["id"], blocks, now)
     return {"busy_blocks": len(blocks), "source": UPLOAD}
 
@@ -157,7 +158,7 @@ def _register(request: Request, staff_id: uuid.UUID, url: str) -> dict[str, Any]
         if ctx.feeds.in_flight(who.tenant_id) >= ctx.feeds.per_tenant:
             raise ApiError(429, f"{ctx.feeds.per_tenant} calendar feeds of this business are being fetched; "
                                 "retry when they are done", headers={"Retry-After": "10"})
-        feed = upsert_feed(conn, staff_id, url, "pending")
+        feed = upsert_feed(conn, staff_id, url, "pending", ctx.clock())
     if not ctx.feeds.submit(who.tenant_id, feed["id"]):
         raise ApiError(429, f"{ctx.feeds.per_tenant} calendar feeds of this business are being fetched; "
                             "retry when they are done", headers={"Retry-After": "10"})

@@ -26,12 +26,14 @@ def lock_staff(conn: Conn, staff_id: uuid.UUID) -> dict[str, Any]:
     return row
 
 
-def upsert_feed(conn: Conn, staff_id: uuid.UUID, source: str, status: str) -> dict[str, Any]:
-    """The feed row of (staff, source), created or set to `status`."""
+def upsert_feed(conn: Conn, staff_id: uuid.UUID, source: str, status: str, now: datetime) -> dict[str, Any]:
+    """The feed row of (staff, source), created or set to `status`, attempted `now` (so the periodic refresh
+    does not take it up at the same time)."""
     row = conn.execute(
-        "INSERT INTO calendar_feeds (tenant_id, staff_id, source, status) VALUES "
-        "(current_setting('app.tenant_id')::uuid, %s, %s, %s) ON CONFLICT (tenant_id, staff_id, source) "
-        f"DO UPDATE SET status = EXCLUDED.status RETURNING {FEED_COLUMNS}", (staff_id, source, status)).fetchone()
+        "INSERT INTO calendar_feeds (tenant_id, staff_id, source, status, last_attempt_at) VALUES "
+        "(current_setting('app.tenant_id')::uuid, %s, %s, %s, %s) ON CONFLICT (tenant_id, staff_id, source) "
+        f"DO UPDATE SET status = EXCLUDED.status, last_attempt_at = EXCLUDED.last_attempt_at RETURNING {FEED_COLUMNS}",
+        (staff_id, source, status, now)).fetchone()
     assert row is not None
     return row
 

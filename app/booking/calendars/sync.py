@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from psycopg_pool import ConnectionPool
 
 from booking.availability import zone
-from booking.calendars.expand import parse_busy
+from booking.calendars.expand import parse_busy_bounded
 from booking.calendars.store import lock_staff, mark_failed, replace_blocks
-from booking.db import Conn, tenant_tx
+from booking.db import Conn, global_tx, tenant_tx
 from booking.errors import Refused
 
 log = logging.getLogger(__name__)
@@ -32,11 +32,14 @@ class FeedSync:
     or running at a time (so one tenant's slow feeds cannot occupy every thread)."""
 
     def __init__(self, pool: ConnectionPool[Conn], fetch: Fetcher, clock: Callable[[], datetime], *,
-                 workers: int = 4, per_tenant: int = 2) -> None:
+                 workers: int = 4, per_tenant: int = 2, refresh: timedelta = timedelta(minutes=30)) -> None:
         self.pool = pool
         self.fetch = fetch
         self.clock = clock
         self.per_tenant = per_tenant
+        self.refresh = refresh
+        self._stop = threading.Event()
+        self._scheduler: threading.Thread | None = None
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feed-sync")
         self._busy: dict[uuid.UUID, int] = {}
         self._lock = threading.Lock()
@@ -57,7 +60,44 @@ class FeedSync:
 
     def close(self) -> None:
         """Stop taking work; fetches already running end at their deadline."""
+        self._stop.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def start(self, cell: str, every_s: float = 60.0) -> None:
+        """Refresh due URL feeds of the tenants homed in `cell` every `every_s` seconds, in a thread."""
+        def loop() -> None:
+            while not self._stop.wait(every_s):
+                try:
+                    self.refresh_due(cell)
+                except Exception:  # the database may be away (failover); the next pass retries
+                    log.exception("calendar feed refresh pass failed")
+
+        self._scheduler = threading.Thread(target=loop, name="feed-refresh", daemon=True)
+        self._scheduler.start()
+
+    def refresh_due(self, cell: str) -> int:
+        """Queue every URL feed not attempted for `refresh`; returns how many were queued.
+
+        Each feed is claimed by setting its last attempt in the same statement that selects it, so several
+        processes of a cell never fetch one feed twice in a period.
+        """
+        now = self.clock()
+        with global_tx(self.pool) as conn:
+            tenants = [r["tenant_id"] for r in conn.execute(
+                "SELECT tenant_id FROM tenant_directory WHERE home_cell = %s ORDER BY tenant_id", (cell,))]
+        queued = 0
+        for tenant_id in tenants:
+            room = self.per_tenant - self.in_flight(tenant_id)
+            if room <= 0:
+                continue
+            with tenant_tx(self.pool, tenant_id) as conn:
+                claimed = conn.execute(
+                    "UPDATE calendar_feeds SET last_attempt_at = %s WHERE id IN (SELECT id FROM calendar_feeds "
+                    "WHERE source <> 'upload' AND (last_attempt_at IS NULL OR "
+                    "last_attempt_at < %s) ORDER BY last_attempt_at NULLS FIRST LIMIT %s FOR UPDATE SKIP LOCKED) "
+                    "RETURNING id", (now, now - self.refresh, room)).fetchall()
+            queued += sum(self.submit(tenant_id, r["id"]) for r in claimed)
+        return queued
 
     def _run(self, tenant_id: uuid.UUID, feed_id: uuid.UUID) -> None:
         try:
@@ -82,7 +122,7 @@ class FeedSync:
         now = self.clock()
         try:
             data = self.fetch(feed["source"])
-            blocks = parse_busy(data, zone(feed["timezone"], "timezone"), (now - timedelta(days=1),
+            blocks = parse_busy_bounded(data, zone(feed["timezone"], "timezone"), (now - timedelta(days=1),
                                                                            now + IMPORT_HORIZON))
         except Refused as exc:
             with tenant_tx(self.pool, tenant_id) as conn:

@@ -1,0 +1,69 @@
+"""Running untrusted-input work in a child process that is killed at its deadline and capped in memory.
+
+The recurrence library and dateutil do work up front (building every series, stepping a rule from its
+DTSTART) that no check inside Python can interrupt, so the budget is enforced from outside: a forked child
+(from a forkserver that has the parser imported, so it starts in milliseconds) with an address-space limit,
+killed when its time is up.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from booking.errors import Refused
+
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload(["booking.calendars.expand"])
+
+
+class OverBudget(Refused):
+    """The work took longer or needed more memory than it may."""
+
+
+def _vm_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _child(out: Connection, fn: Callable[..., Any], args: tuple[Any, ...], memory_bytes: int) -> None:
+    limit = _vm_bytes() + memory_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        out.send(("ok", fn(*args)))
+    except MemoryError:
+        out.send(("memory", None))
+    except Exception as exc:  # sent back as it is: the caller re-raises it in its own process
+        out.send(("error", exc))
+    finally:
+        out.close()
+
+
+def run_bounded(fn: Callable[..., Any], *args: Any, seconds: float, memory_bytes: int, what: str) -> Any:
+    """`fn(*args)` in a child process; OverBudget if it runs past `seconds` or needs more than `memory_bytes`."""
+    receive, send = _CONTEXT.Pipe(duplex=False)
+    child = _CONTEXT.Process(target=_child, args=(send, fn, args, memory_bytes), daemon=True)
+    child.start()
+    send.close()
+    try:
+        if not receive.poll(seconds):
+            raise OverBudget(f"{what} took longer than {seconds:g} s; share a smaller calendar or one with fewer "
+                             "recurring series")
+        try:
+            status, value = receive.recv()
+        except EOFError:  # killed by the kernel (or crashed) before it could answer
+            status, value = "memory", None
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join(5)
+        receive.close()
+    if status == "memory":
+        raise OverBudget(f"{what} needs more than {memory_bytes // 2**20} MB; share a smaller calendar")
+    if status == "error":
+        raise value
+    return value
