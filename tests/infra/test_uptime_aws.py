@@ -11,9 +11,11 @@ import pytest
 import yaml
 
 from infra import environment
-from infra.mocks import Plan, Recorded, evaluate
+from infra.mocks import Plan, Recorded, evaluate, prefix_list_id
 from infra.uptime_aws.deployment import UptimeDeployment, UptimeDeploymentArgs
 
+# AWS's managed prefix list of CloudFront's origin-facing servers (the only ones that may reach the core).
+CLOUDFRONT_ORIGIN_FACING = "com.amazonaws.global.cloudfront.origin-facing"
 TAGS = {"environment": "prod", "cell": "global", "residency": "global",
         "data-classification": "operational", "managed-by": "pulumi"}
 
@@ -64,7 +66,9 @@ def test_core_admits_only_the_agents_and_cloudfront(plan: Plan) -> None:
     # Each agent's own Elastic IP, and not the core's.
     assert cidrs == sorted(f"{eips[region].outputs['publicIp']}/32" for region in ("eu-west-1", "ap-southeast-2"))
     prefix_rules = [r for r in rules if "prefixListId" in r.inputs]
-    assert [r.inputs["prefixListId"] for r in prefix_rules] == ["pl-3b927c52"]
+    # The id is the mock's answer to the lookup, one per list name: this checks which list was looked up.
+    assert [r.inputs["prefixListId"] for r in prefix_rules] == [prefix_list_id(CLOUDFRONT_ORIGIN_FACING)], (
+        "the core must admit only CloudFront's origin-facing addresses")
     for rule in rules:
         assert (rule.inputs["fromPort"], rule.inputs["toPort"]) == (8470, 8470)
     for sg in plan.of_type("aws:ec2/securityGroup:SecurityGroup"):
