@@ -8,6 +8,7 @@ whole program evaluates and every declared resource can be inspected.
 from __future__ import annotations
 
 import copy
+import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -170,11 +171,19 @@ class RecordingMocks(Mocks):
             return {"id": "Z0MOCKZONE", "zoneId": "Z0MOCKZONE", "name": zone, "privateZone": False,
                     "nameServers": [], "arn": "arn:aws:route53:::hostedzone/Z0MOCKZONE"}, []
         if function == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
-            return {"id": "pl-3b927c52", "name": args.args.get("name", ""), "entries": [], "addressFamily": "IPv4",
-                    "arn": f"arn:aws:ec2:us-east-1:{ACCOUNT}:prefix-list/pl-3b927c52", "maxEntries": 60,
+            name = str(args.args.get("name", ""))
+            list_id = prefix_list_id(name)
+            return {"id": list_id, "name": name, "entries": [], "addressFamily": "IPv4",
+                    "arn": f"arn:aws:ec2:us-east-1:{ACCOUNT}:prefix-list/{list_id}", "maxEntries": 60,
                     "ownerId": "AWS", "tags": {}, "version": 1}, []
         # An empty list of check failures: the engine iterates it (None raises TypeError).
         return {}, []
+
+
+def prefix_list_id(name: str) -> str:
+    """The id the mock engine gives the managed prefix list `name`: one per name, so that a test can tell
+    which list a rule admits (a constant id would say nothing about the lookup that produced it)."""
+    return "pl-" + hashlib.sha256(name.encode()).hexdigest()[:8]
 
 
 def _azure_name(args: MockResourceArgs) -> str:

@@ -6,6 +6,7 @@ per environment per test process and the recorded plan is shared read-only by ev
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from infra import environment, mocks, program
 from infra.compute.settings import DeploySettings, Wheel
+from policy.rules.common import Resource
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 # A public key of the right shape; no one holds its private half.
@@ -65,16 +67,53 @@ def deploy_settings(fixture_wheel: Wheel, fixture_bootstrap: Path, fixture_uptim
 
 
 @pytest.fixture(scope="session")
-def plan_of(deploy_settings: DeploySettings) -> Callable[[str], mocks.Plan]:
-    """Plan a committed environment (once per test process) and return the recorded resources."""
+def plan_env(deploy_settings: DeploySettings) -> Callable[[environment.Environment], mocks.Plan]:
+    """Plan any environment through the real program (once per distinct environment per test process)."""
 
-    def plan(name: str) -> mocks.Plan:
-        if name not in _PLANS:
-            env = environment.load(name)
-            _PLANS[name] = mocks.evaluate(name, lambda: program.build(env, deploy_settings))
-        return _PLANS[name]
+    def plan(env: environment.Environment) -> mocks.Plan:
+        # Environments are frozen dataclasses whose repr lists every field, so it identifies one exactly.
+        key = repr(env)
+        if key not in _PLANS:
+            _PLANS[key] = mocks.evaluate(env.name, lambda: program.build(env, deploy_settings))
+        return _PLANS[key]
 
     return plan
+
+
+@pytest.fixture(scope="session")
+def plan_of(plan_env: Callable[[environment.Environment], mocks.Plan]) -> Callable[[str], mocks.Plan]:
+    """Plan a committed environment (once per test process) and return the recorded resources."""
+    return lambda name: plan_env(environment.load(name))
+
+
+def failed_over(env: environment.Environment, *cells: str) -> environment.Environment:
+    """`env` with `cells` switched to their secondary region (`active_region: secondary`)."""
+    specs = dict(env.cells)
+    for name in cells:
+        specs[name] = dataclasses.replace(specs[name], active_region="secondary")
+    return dataclasses.replace(env, cells=specs)
+
+
+# The receiver `changed_prod` adds: whoever joins the rota must be paged without touching the program.
+EXTRA_RECEIVER = environment.Receiver("Dee Third", "dee@example.com", "+447700900123")
+CHANGED_ALERTS = {"cpu_percent": 65, "storage_percent": 70, "replica_lag_seconds": 120, "gateway_5xx_percent": 0.5,
+                  "waf_blocked_per_5m": 999, "failed_connections_per_5m": 7, "availability_locations": 7,
+                  "unhealthy_minutes": 7}
+
+
+def changed_prod_env() -> environment.Environment:
+    """prod with eu and au failed over, every alert threshold changed and a fourth receiver."""
+    env = failed_over(environment.load("prod"), "eu", "au")
+    oncall = dataclasses.replace(env.oncall, receivers=(*env.oncall.receivers, EXTRA_RECEIVER))
+    return dataclasses.replace(env, alerts=dataclasses.replace(env.alerts, **CHANGED_ALERTS), oncall=oncall)
+
+
+@pytest.fixture(scope="session")
+def changed_prod(plan_env: Callable[[environment.Environment], mocks.Plan]
+                 ) -> tuple[environment.Environment, mocks.Plan]:
+    """`changed_prod_env()` and its plan: the one extra plan the "follows the environment" tests share."""
+    env = changed_prod_env()
+    return env, plan_env(env)
 
 
 @pytest.fixture(params=ENVIRONMENTS)
@@ -93,3 +132,9 @@ def of_cell(plan: mocks.Plan, cell: str, type_: str) -> list[mocks.Recorded]:
 def by_id(plan: mocks.Plan) -> dict[str, mocks.Recorded]:
     """Every recorded resource by its (mock) id, to follow references between resources."""
     return {r.id: r for r in plan.resources}
+
+
+def as_resources(plan: mocks.Plan) -> list[Resource]:
+    """The recorded plan as the policy pack sees a stack (AWS resources carry their provider's region)."""
+    return [Resource(type=r.type, name=r.name, props=r.inputs, aws_region=plan.aws_region_of(r))
+            for r in plan.resources]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
+from collections.abc import Callable
 
 import pytest
 from pulumi.runtime import rpc
@@ -15,15 +15,14 @@ from infra.mocks import Plan, evaluate
 from infra.observability.action_groups import ActionGroupsArgs, OnCallActionGroups
 from infra.observability.phones import split_e164
 from infra.schema import Secret
-from tests.infra.test_observability_standins import committed, observe
+from tests.plans import ENVIRONMENTS, EXTRA_RECEIVER
 
-ENVIRONMENTS = ("dev", "staging", "prod")
 SECRET_SIG = rpc._special_sig_key
 
 
 @pytest.fixture(scope="module")
-def plans() -> dict[str, tuple[environment.Environment, Plan]]:
-    return {name: committed(name) for name in ENVIRONMENTS}
+def plans(plan_of: Callable[[str], Plan]) -> dict[str, tuple[environment.Environment, Plan]]:
+    return {name: (environment.load(name), plan_of(name)) for name in ENVIRONMENTS}
 
 
 def _groups(plan: Plan) -> dict[str, dict]:
@@ -111,10 +110,9 @@ def test_a_short_name_prefix_azure_would_truncate_is_refused() -> None:
             "rg", "ag", "staging1", env.oncall.receivers, {})))
 
 
-def test_a_receiver_added_to_the_environment_is_paged() -> None:
-    env = environment.load("staging")
-    extra = Receiver("Dee Third", "dee@example.com", "+447700900123")
-    env = dataclasses.replace(env, oncall=dataclasses.replace(env.oncall, receivers=(*env.oncall.receivers, extra)))
-    page = _groups(observe(env))["page"]
+def test_a_receiver_added_to_the_environment_is_paged(changed_prod: tuple[environment.Environment, Plan]) -> None:
+    env, plan = changed_prod
+    assert EXTRA_RECEIVER in env.oncall.receivers
+    page = _groups(plan)["page"]
     assert {"name": "dee-third-sms", "countryCode": "44", "phoneNumber": "7700900123"} in page["smsReceivers"]
     assert "dee@example.com" in {e["emailAddress"] for e in page["emailReceivers"]}

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from infra.environment import Environment
+from infra.environment import Environment, load
 from infra.mocks import Plan
 from infra.observability.describe import describe_alerts, format_alerts
-from tests.infra.test_observability_standins import committed
-
-ENVIRONMENTS = ("dev", "staging", "prod")
+from tests.plans import ENVIRONMENTS
 
 
 @pytest.fixture(scope="module")
-def plans() -> dict[str, tuple[Environment, Plan]]:
-    return {name: committed(name) for name in ENVIRONMENTS}
+def plans(plan_of: Callable[[str], Plan]) -> dict[str, tuple[Environment, Plan]]:
+    return {name: (load(name), plan_of(name)) for name in ENVIRONMENTS}
 
 
 def _deployed(plan: Plan) -> dict[tuple[str, str], tuple[int, str]]:
@@ -26,7 +25,7 @@ def _deployed(plan: Plan) -> dict[tuple[str, str], tuple[int, str]]:
     deployed = {}
     for rule in [*plan.of_type("azure-native:monitor:MetricAlert"),
                  *plan.of_type("azure-native:monitor:ScheduledQueryRule")]:
-        cell, _, key = rule.name.partition("-alerts-")
+        cell, _, key = rule.name.partition("-obs-alerts-")
         actions = rule.inputs["actions"]
         ids = actions["actionGroups"] if isinstance(actions, dict) else [a["actionGroupId"] for a in actions]
         deployed[(cell, key)] = (rule.inputs["severity"], channels[ids[0]])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,9 +10,9 @@ import pytest
 from infra import environment
 from infra.environment import Cell, Environment
 from infra.mocks import Plan
-from tests.infra.test_observability_standins import committed, in_cell, observe, stand_ins
+from tests.infra.cells import cell_resources
+from tests.plans import ENVIRONMENTS, of_cell
 
-ENVIRONMENTS = ("dev", "staging", "prod")
 METRIC = "azure-native:monitor:MetricAlert"
 LOG = "azure-native:monitor:ScheduledQueryRule"
 PG = "Microsoft.DBforPostgreSQL/flexibleServers"
@@ -21,13 +21,13 @@ VMSS = "Microsoft.Compute/virtualMachineScaleSets"
 
 
 @pytest.fixture(scope="module")
-def plans() -> dict[str, tuple[Environment, Plan]]:
-    return {name: committed(name) for name in ENVIRONMENTS}
+def plans(plan_of: Callable[[str], Plan]) -> dict[str, tuple[Environment, Plan]]:
+    return {name: (environment.load(name), plan_of(name)) for name in ENVIRONMENTS}
 
 
 def _rules(plan: Plan, cell: str) -> dict[str, dict[str, Any]]:
-    prefix = f"{cell}-alerts-"
-    return {r.name.removeprefix(prefix): r.inputs for r in [*in_cell(plan, cell, METRIC), *in_cell(plan, cell, LOG)]
+    prefix = f"{cell}-obs-alerts-"
+    return {r.name.removeprefix(prefix): r.inputs for r in [*of_cell(plan, cell, METRIC), *of_cell(plan, cell, LOG)]
             if r.name.startswith(prefix)}
 
 
@@ -39,23 +39,21 @@ def _groups(plan: Plan) -> dict[str, str]:
 Expected = tuple[int, str, str, str, str, float, str, str]
 
 
-def expected_metric_alerts(env: Environment, cell: Cell) -> dict[str, Expected]:
+def expected_metric_alerts(env: Environment, plan: Plan, cell: Cell) -> dict[str, Expected]:
     """key -> (severity, scope id, namespace, metric, aggregation, threshold, operator, window)."""
-    ids, a = stand_ins(env.name, cell), env.alerts
+    of, a = cell_resources(plan, cell), env.alerts
     p, s = cell.primary_region, cell.secondary_region
+    gateway, database, fleet = of.gateways[p].id, of.databases[p].id, of.scale_sets[p].id
     table: dict[str, Expected] = {
-        "gateway-unhealthy-hosts": (2, ids.gateway_ids[p], AGW, "UnhealthyHostCount", "Minimum", 0, "GreaterThan",
-                                    "PT5M"),
-        "db-cpu": (2, ids.postgres_server_ids[p], PG, "cpu_percent", "Average", a.cpu_percent, "GreaterThan", "PT15M"),
-        "db-storage": (2, ids.postgres_server_ids[p], PG, "storage_percent", "Maximum", a.storage_percent,
-                       "GreaterThan", "PT15M"),
-        "db-failed-connections": (2, ids.postgres_server_ids[p], PG, "connections_failed", "Total",
-                                  a.failed_connections_per_5m, "GreaterThan", "PT5M"),
-        "fleet-cpu": (2, ids.scale_set_ids[p], VMSS, "Percentage CPU", "Average", a.cpu_percent, "GreaterThan",
-                      "PT15M"),
+        "gateway-unhealthy-hosts": (2, gateway, AGW, "UnhealthyHostCount", "Minimum", 0, "GreaterThan", "PT5M"),
+        "db-cpu": (2, database, PG, "cpu_percent", "Average", a.cpu_percent, "GreaterThan", "PT15M"),
+        "db-storage": (2, database, PG, "storage_percent", "Maximum", a.storage_percent, "GreaterThan", "PT15M"),
+        "db-failed-connections": (2, database, PG, "connections_failed", "Total", a.failed_connections_per_5m,
+                                  "GreaterThan", "PT5M"),
+        "fleet-cpu": (2, fleet, VMSS, "Percentage CPU", "Average", a.cpu_percent, "GreaterThan", "PT15M"),
     }
     if cell.database.replica:
-        table["replica-lag"] = (2, ids.postgres_server_ids[s], PG, "physical_replication_delay_in_seconds", "Maximum",
+        table["replica-lag"] = (2, of.databases[s].id, PG, "physical_replication_delay_in_seconds", "Maximum",
                                 a.replica_lag_seconds, "GreaterThan", "PT5M")
     return table
 
@@ -75,10 +73,10 @@ def test_metric_alerts_watch_the_right_resource_with_the_environment_threshold(p
         for cell in env.cells.values():
             rules = _rules(plan, cell.name)
             for key, (sev, scope, namespace, metric, agg, threshold, op, window) in \
-                    expected_metric_alerts(env, cell).items():
+                    expected_metric_alerts(env, plan, cell).items():
                 rule, where = rules[key], f"{name}/{cell.name} alert {key}"
                 assert rule["location"] == "global"
-                assert rule["resourceGroupName"] == stand_ins(name, cell).failover_resource_group, (
+                assert rule["resourceGroupName"] == cell_resources(plan, cell).resource_groups[cell.secondary_region], (
                     f"{where}: a failover re-points the rules, so they live in the secondary region's group")
                 assert rule["scopes"] == [scope], f"{where}: watches {rule['scopes']}"
                 assert rule["severity"] == sev, where
@@ -99,9 +97,9 @@ def test_availability_alerts_fire_when_locations_minus_two_fail_and_page(plans) 
         groups = _groups(plan)
         for cell in env.cells.values():
             rules = _rules(plan, cell.name)
-            tests = {t.name.rsplit("-", 1)[-1]: t for t in in_cell(plan, cell.name,
+            tests = {t.name.rsplit("-", 1)[-1]: t for t in of_cell(plan, cell.name,
                                                                      "azure-native:applicationinsights:WebTest")}
-            component = in_cell(plan, cell.name, "azure-native:applicationinsights:Component")[0]
+            component = of_cell(plan, cell.name, "azure-native:applicationinsights:Component")[0]
             for key, severity in (("healthz", 0), ("booking", 1)):
                 rule, where = rules[f"availability-{key}"], f"{name}/{cell.name} availability-{key}"
                 criteria = rule["criteria"]
@@ -150,12 +148,9 @@ def test_severity_decides_the_channel(plans) -> None:
                 assert [groups[i] for i in ids] == [expected], f"{name}/{cell.name} {key}: Sev{rule['severity']}"
 
 
-def test_thresholds_follow_the_environment() -> None:
-    env = environment.load("prod")
-    alerts = dataclasses.replace(env.alerts, cpu_percent=65, storage_percent=70, replica_lag_seconds=120,
-                                 gateway_5xx_percent=0.5, waf_blocked_per_5m=999, failed_connections_per_5m=7,
-                                 availability_locations=7, unhealthy_minutes=7)
-    plan = observe(dataclasses.replace(env, alerts=alerts))
+def test_thresholds_follow_the_environment(changed_prod: tuple[Environment, Plan]) -> None:
+    env, plan = changed_prod
+    assert env.alerts.cpu_percent == 65, "changed_prod changes every threshold"
     rules = _rules(plan, "au")
     assert rules["db-cpu"]["criteria"]["allOf"][0]["threshold"] == 65
     assert rules["fleet-cpu"]["criteria"]["allOf"][0]["threshold"] == 65

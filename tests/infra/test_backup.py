@@ -8,7 +8,7 @@ from infra.environment import load
 from infra.mocks import Plan, evaluate
 from infra.residency import RESIDENCIES
 from infra.storage.backup import BackupStorage, BackupStorageArgs
-from tests.policy.test_policy_inputs import ENVIRONMENTS, backup, datatier_plan
+from tests.infra.datatier import ENVIRONMENTS, backup, datatier_plan
 
 PARTS = (backup,)
 

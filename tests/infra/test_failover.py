@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from infra import environment
+from infra import environment, naming
 from infra.cell import fleet_sizes
 from infra.environment import Environment
 from infra.failover import failover_plan
@@ -15,7 +16,8 @@ from infra.mocks import Plan, evaluate
 from infra.network.traffic_manager import TrafficManager, TrafficManagerArgs
 from infra.observability.cell_observability import by_region
 from infra.observability.describe import describe_failover
-from tests.infra.test_observability_standins import in_cell, observe, stand_ins, with_cell
+from tests.infra.cells import cell_resources
+from tests.plans import by_id, failed_over, of_cell
 
 TM = "azure-native:trafficmanager:Profile"
 
@@ -26,18 +28,29 @@ def prod() -> Environment:
 
 
 @pytest.fixture(scope="module")
-def before(prod: Environment) -> Plan:
-    return observe(prod)
+def before(plan_of: Callable[[str], Plan]) -> Plan:
+    return plan_of("prod")
 
 
 @pytest.fixture(scope="module")
-def after(prod: Environment) -> Plan:
-    return observe(with_cell(prod, "eu", active_region="secondary"))
+def after(changed_prod: tuple[Environment, Plan]) -> Plan:
+    """prod with eu and au failed over (us stays)."""
+    return changed_prod[1]
 
 
 def _profile(plan: Plan, cell: str) -> dict[str, Any]:
-    [profile] = in_cell(plan, cell, TM)
+    [profile] = of_cell(plan, cell, TM)
     return profile.inputs
+
+
+def _gateway_fqdns(plan: Plan, cell: environment.Cell) -> dict[str, str]:
+    """Region -> the public host name of that region's gateway, followed from the gateway to its address."""
+    resources, fqdns = by_id(plan), {}
+    for region, gateway in cell_resources(plan, cell).gateways.items():
+        [frontend] = [f for f in gateway.inputs["frontendIPConfigurations"] if "publicIPAddress" in f]
+        address = resources[frontend["publicIPAddress"]["id"]]
+        fqdns[region] = f"{address.inputs['dnsSettings']['domainNameLabel']}.{region}.cloudapp.azure.com"
+    return fqdns
 
 
 def _priorities(plan: Plan, cell: str) -> dict[str, float]:
@@ -81,38 +94,36 @@ def test_traffic_manager_profile_is_priority_routed_with_https_healthz_probes(be
         profile, where = _profile(before, cell.name), f"prod/{cell.name} Traffic Manager"
         assert profile["location"] == "global", where
         assert profile["trafficRoutingMethod"] == "Priority", where
-        assert profile["dnsConfig"] == {"relativeName": f"slotstack-prod-{cell.name}", "ttl": 30}, where
+        relative = f"slotstack-prod-{cell.name}-{naming.suffix('prod', cell.name)}"
+        assert profile["dnsConfig"] == {"relativeName": relative, "ttl": 30}, where
         monitor = profile["monitorConfig"]
         assert (monitor["protocol"], monitor["port"], monitor["path"]) == ("HTTPS", 443, "/healthz"), where
         assert monitor["customHeaders"] == [{"name": "Host", "value": cell.hostname}], where
-        ids = stand_ins("prod", cell)
-        assert {e["endpointLocation"]: e["target"] for e in profile["endpoints"]} == ids.gateway_fqdns, where
+        assert {e["endpointLocation"]: e["target"] for e in profile["endpoints"]} == _gateway_fqdns(before, cell), where
         assert all(e["endpointStatus"] == "Enabled" for e in profile["endpoints"]), where
         # A failover changes the profile while the primary region's resource groups cannot be written.
         assert profile["resourceGroupName"] == f"rg-slotstack-prod-{cell.name}-{cell.secondary_region}", where
 
 
-def test_traffic_manager_priorities_flip_for_the_failed_over_cell_only(before: Plan, after: Plan) -> None:
+def test_traffic_manager_priorities_flip_for_the_failed_over_cells_only(before: Plan, after: Plan) -> None:
     assert _priorities(before, "eu") == {"westeurope": 1, "northeurope": 2}
     assert _priorities(after, "eu") == {"northeurope": 1, "westeurope": 2}
-    for other in ("us", "au"):
-        assert _priorities(after, other) == _priorities(before, other), f"{other} must not move"
+    assert _priorities(after, "au") == {"australiasoutheast": 1, "australiaeast": 2}
+    assert _priorities(after, "us") == _priorities(before, "us") == {"eastus2": 1, "centralus": 2}, "us must not move"
 
 
 def test_after_failover_the_alerts_watch_the_promoted_database_and_the_scaled_fleet(prod, after: Plan) -> None:
-    ids = stand_ins("prod", prod.cells["eu"])
-    alerts = in_cell(after, "eu", "azure-native:monitor:MetricAlert")
-    rules = {r.name.removeprefix("eu-alerts-"): r.inputs for r in alerts}
-    assert rules["db-cpu"]["scopes"] == [ids.postgres_server_ids["northeurope"]], "CPU of the promoted writer"
-    assert rules["fleet-cpu"]["scopes"] == [ids.scale_set_ids["northeurope"]]
-    assert rules["gateway-unhealthy-hosts"]["scopes"] == [ids.gateway_ids["northeurope"]]
-    assert rules["replica-lag"]["scopes"] == [ids.postgres_server_ids["westeurope"]], "the rebuilt replica"
+    eu = cell_resources(after, prod.cells["eu"])
+    alerts = of_cell(after, "eu", "azure-native:monitor:MetricAlert")
+    rules = {r.name.removeprefix("eu-obs-alerts-"): r.inputs for r in alerts}
+    assert rules["db-cpu"]["scopes"] == [eu.databases["northeurope"].id], "CPU of the promoted writer"
+    assert rules["fleet-cpu"]["scopes"] == [eu.scale_sets["northeurope"].id]
+    assert rules["gateway-unhealthy-hosts"]["scopes"] == [eu.gateways["northeurope"].id]
+    assert rules["replica-lag"]["scopes"] == [eu.databases["westeurope"].id], "the rebuilt replica"
 
 
-def test_dev_has_only_the_primary_endpoint() -> None:
-    dev = environment.load("dev")
-    plan = observe(dev)
-    assert _priorities(plan, "us") == {"eastus2": 1}
+def test_dev_has_only_the_primary_endpoint(plan_of: Callable[[str], Plan]) -> None:
+    assert _priorities(plan_of("dev"), "us") == {"eastus2": 1}
 
 
 def test_a_gateway_outside_the_cell_is_refused(prod) -> None:
@@ -138,7 +149,7 @@ def test_ids_keyed_by_region_role_are_rekeyed_by_region(prod) -> None:
 
 
 def test_plan_listing_shows_the_failover_state_of_each_cell(prod) -> None:
-    env = with_cell(prod, "au", active_region="secondary")
+    env = failed_over(prod, "au")
     rows = {row["cell"]: row for row in describe_failover(env)}
     assert rows["au"]["serving_region"] == "australiasoutheast"
     assert rows["au"]["replica_promoted"] is True
@@ -150,7 +161,7 @@ def test_plan_listing_shows_the_failover_state_of_each_cell(prod) -> None:
 
 @pytest.mark.parametrize("name", ["dev", "staging", "prod"])
 def test_the_fleet_sizes_follow_the_same_switch(name: str) -> None:
-    # Engineer A's Cell sizes the scale sets; they must agree with the plan Traffic Manager follows.
+    # The Cell sizes the scale sets; they must agree with the plan Traffic Manager follows.
     env = environment.load(name)
     for spec in env.cells.values():
         states = ["primary", "secondary"] if spec.database.replica else ["primary"]

@@ -11,7 +11,7 @@ from infra.environment import load
 from infra.mocks import Plan, Recorded, evaluate
 from infra.residency import RESIDENCIES
 from infra.storage.images import CACHING_OPTIMIZED, SECURITY_HEADERS, web_identity_provider
-from tests.policy.test_policy_inputs import (
+from tests.infra.datatier import (
     ENVIRONMENTS,
     OIDC_AUDIENCE,
     OIDC_ISSUER,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
 
 import pytest
 
@@ -11,14 +11,12 @@ from infra.mocks import Plan, evaluate
 from infra.observability.availability import Availability, AvailabilityArgs
 from infra.observability.locations import HOME_CONTINENT, TEST_LOCATIONS, continent_of, pick_locations
 from infra.residency import RESIDENCIES
-from tests.infra.test_observability_standins import committed, in_cell, observe
-
-ENVIRONMENTS = ("dev", "staging", "prod")
+from tests.plans import ENVIRONMENTS, of_cell
 
 
 @pytest.fixture(scope="module")
-def plans() -> dict[str, tuple[environment.Environment, Plan]]:
-    return {name: committed(name) for name in ENVIRONMENTS}
+def plans(plan_of: Callable[[str], Plan]) -> dict[str, tuple[environment.Environment, Plan]]:
+    return {name: (environment.load(name), plan_of(name)) for name in ENVIRONMENTS}
 
 
 def test_location_table_names_every_continent_and_no_id_twice() -> None:
@@ -52,7 +50,7 @@ def test_more_locations_than_azure_offers_is_refused() -> None:
 def test_each_cell_has_workspace_based_app_insights_in_its_primary_region(plans) -> None:
     for name, (env, plan) in plans.items():
         for cell in env.cells.values():
-            components = in_cell(plan, cell.name, "azure-native:applicationinsights:Component")
+            components = of_cell(plan, cell.name, "azure-native:applicationinsights:Component")
             assert len(components) == 1, f"{name}/{cell.name}"
             component = components[0].inputs
             assert component["ingestionMode"] == "LogAnalytics", "classic Application Insights is retired"
@@ -63,9 +61,9 @@ def test_each_cell_has_workspace_based_app_insights_in_its_primary_region(plans)
 def test_standard_web_tests_on_healthz_and_booking_page(plans) -> None:
     for name, (env, plan) in plans.items():
         for cell in env.cells.values():
-            component = in_cell(plan, cell.name, "azure-native:applicationinsights:Component")[0]
+            component = of_cell(plan, cell.name, "azure-native:applicationinsights:Component")[0]
             tests = {t.inputs["request"]["requestUrl"]: t
-                     for t in in_cell(plan, cell.name, "azure-native:applicationinsights:WebTest")}
+                     for t in of_cell(plan, cell.name, "azure-native:applicationinsights:WebTest")}
             assert set(tests) == {f"https://{cell.hostname}/healthz",
                                   f"https://{cell.hostname}/demo-{cell.name}"}, f"{name}/{cell.name}"
             for url, test in tests.items():
@@ -93,12 +91,12 @@ def test_standard_web_tests_on_healthz_and_booking_page(plans) -> None:
             assert "contentValidation" not in tests[f"https://{cell.hostname}/healthz"].inputs["validationRules"]
 
 
-def test_the_number_of_locations_follows_the_environment() -> None:
-    env = environment.load("staging")
-    env = dataclasses.replace(env, alerts=dataclasses.replace(env.alerts, availability_locations=8))
-    plan = observe(env)
-    for test in plan.of_type("azure-native:applicationinsights:WebTest"):
-        assert len(test.inputs["locations"]) == 8
+def test_the_number_of_locations_follows_the_environment(changed_prod: tuple[environment.Environment, Plan]) -> None:
+    env, plan = changed_prod
+    tests = plan.of_type("azure-native:applicationinsights:WebTest")
+    assert len(tests) == 2 * len(env.cells)
+    for test in tests:
+        assert len(test.inputs["locations"]) == env.alerts.availability_locations == 7, test.name
 
 
 def test_too_few_continents_is_refused() -> None:

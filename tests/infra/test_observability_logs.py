@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from infra import environment
@@ -16,14 +18,16 @@ from infra.observability.agent import (
 )
 from infra.observability.arm import group_and_name
 from infra.observability.diagnostics import Diagnostics, DiagnosticsArgs
-from tests.infra.test_observability_standins import committed, in_cell, stand_ins
+from tests.infra.cells import cell_resources
+from tests.plans import ENVIRONMENTS, of_cell
 
-ENVIRONMENTS = ("dev", "staging", "prod")
+WORKSPACE = "azure-native:operationalinsights:Workspace"
+DIAGNOSTIC = "azure-native:monitor:DiagnosticSetting"
 
 
 @pytest.fixture(scope="module")
-def plans() -> dict[str, tuple[environment.Environment, Plan]]:
-    return {name: committed(name) for name in ENVIRONMENTS}
+def plans(plan_of: Callable[[str], Plan]) -> dict[str, tuple[environment.Environment, Plan]]:
+    return {name: (environment.load(name), plan_of(name)) for name in ENVIRONMENTS}
 
 
 def _cells(plans: dict[str, tuple[environment.Environment, Plan]]):
@@ -34,7 +38,7 @@ def _cells(plans: dict[str, tuple[environment.Environment, Plan]]):
 
 def test_one_workspace_per_cell_in_its_primary_region_with_retention_and_cap(plans) -> None:
     for name, _env, plan, cell in _cells(plans):
-        workspaces = in_cell(plan, cell.name, "azure-native:operationalinsights:Workspace")
+        workspaces = of_cell(plan, cell.name, WORKSPACE)
         assert len(workspaces) == 1, f"{name}/{cell.name}: expected one Log Analytics workspace, got {workspaces}"
         ws = workspaces[0].inputs
         assert ws["location"] == cell.primary_region, f"{name}/{cell.name}: workspace must stay in the primary region"
@@ -47,22 +51,23 @@ def test_one_workspace_per_cell_in_its_primary_region_with_retention_and_cap(pla
 
 def test_every_data_bearing_resource_has_a_diagnostic_setting_to_the_cell_workspace(plans) -> None:
     for name, _env, plan, cell in _cells(plans):
-        ids = stand_ins(name, cell)
-        workspace = in_cell(plan, cell.name, "azure-native:operationalinsights:Workspace")[0]
-        settings = in_cell(plan, cell.name, "azure-native:monitor:DiagnosticSetting")
-        by_target = {s.inputs["resourceUri"]: s.inputs for s in settings}
-        assert set(by_target) == ids.data_bearing_ids(), (
+        cell_of = cell_resources(plan, cell)
+        wanted = cell_of.data_bearing_ids()
+        workspace = of_cell(plan, cell.name, WORKSPACE)[0]
+        by_target = {s.inputs["resourceUri"]: s.inputs for s in of_cell(plan, cell.name, DIAGNOSTIC)}
+        assert set(by_target) == wanted, (
             f"{name}/{cell.name}: diagnostic settings must cover exactly the data-bearing resources; "
-            f"missing {ids.data_bearing_ids() - set(by_target)}, extra {set(by_target) - ids.data_bearing_ids()}")
+            f"missing {wanted - set(by_target)}, extra {set(by_target) - wanted}")
+        accounts = {a.id for a in cell_of.storage_accounts}
         for target, setting in by_target.items():
-            assert setting["workspaceId"].endswith(f"/workspaces/{workspace.inputs['workspaceName']}"), target
-            if target in ids.storage_account_ids.values() or target.endswith("/blobServices/default"):
+            assert setting["workspaceId"] == workspace.id, f"{target}: logs go to another workspace"
+            if target in accounts or target.endswith("/blobServices/default"):
                 # Storage exports only these metric categories; AllMetrics is rejected there.
                 assert setting["metrics"] == [{"category": "Transaction", "enabled": True},
                                               {"category": "Capacity", "enabled": True}], target
             else:
                 assert setting["metrics"] == [{"category": "AllMetrics", "enabled": True}], target
-            if target in ids.storage_account_ids.values():
+            if target in accounts:
                 # A storage account itself has no log categories: its blob service carries them.
                 assert "logs" not in setting, f"{target}: allLogs on a storage account is rejected by Azure"
             else:
@@ -70,37 +75,46 @@ def test_every_data_bearing_resource_has_a_diagnostic_setting_to_the_cell_worksp
 
 
 def test_postgres_replica_and_secondary_gateway_are_covered_when_the_cell_has_them(plans) -> None:
-    _env, plan = plans["prod"]
-    uris = {s.inputs["resourceUri"] for s in in_cell(plan, "eu", "azure-native:monitor:DiagnosticSetting")}
-    assert any("flexibleServers/psql-slotstack-prod-eu-northeurope" in u for u in uris), "eu replica has no logs"
-    assert any("applicationGateways/agw-slotstack-prod-eu-northeurope" in u for u in uris)
+    env, plan = plans["prod"]
+    eu = cell_resources(plan, env.cells["eu"])
+    uris = {s.inputs["resourceUri"] for s in of_cell(plan, "eu", DIAGNOSTIC)}
+    assert eu.databases["northeurope"].inputs.get("createMode") == "Replica"
+    assert eu.databases["northeurope"].id in uris, "the eu replica has no logs"
+    assert eu.gateways["northeurope"].id in uris, "the eu standby gateway has no logs"
+    backups = [a for a in eu.storage_accounts if "backup" in a.name]
+    assert backups, "prod eu keeps a backup storage account"
+    assert {f"{a.id}/blobServices/default" for a in backups} <= uris, "the backup account's blob logs are missing"
 
 
 def test_agent_and_data_collection_rule_on_every_scale_set(plans) -> None:
     for name, _env, plan, cell in _cells(plans):
-        ids = stand_ins(name, cell)
-        extensions = in_cell(plan, cell.name, "azure-native:compute:VirtualMachineScaleSetExtension")
-        assert {(e.inputs["resourceGroupName"], e.inputs["vmScaleSetName"]) for e in extensions} == {
-            group_and_name(i, "virtualMachineScaleSets") for i in ids.scale_set_ids.values()}, f"{name}/{cell.name}"
-        for ext in extensions:
-            assert (ext.inputs["publisher"], ext.inputs["type"]) == (AGENT_PUBLISHER, AGENT_TYPE)
-            assert ext.inputs["enableAutomaticUpgrade"] is True
-            auth = ext.inputs["settings"]["authentication"]["managedIdentity"]
-            assert auth["identifier-value"] == ids.identity_id, "the agent must use the fleet's identity"
-        rules = in_cell(plan, cell.name, "azure-native:monitor:DataCollectionRule")
-        assert len(rules) == 1
+        where = f"{name}/{cell.name}"
+        cell_of = cell_resources(plan, cell)
+        assert cell_of.scale_sets, f"{where}: no scale set"
+        # The fleet lists its extensions inline (a scale set drops any other on update), so the agent must
+        # ride in each scale set's own extension profile, authenticated as the fleet's identity.
+        assert of_cell(plan, cell.name, "azure-native:compute:VirtualMachineScaleSetExtension") == []
+        for region, vmss in cell_of.scale_sets.items():
+            extensions = vmss.inputs["virtualMachineProfile"]["extensionProfile"]["extensions"]
+            agents = [e for e in extensions if (e.get("publisher"), e.get("type")) == (AGENT_PUBLISHER, AGENT_TYPE)]
+            assert len(agents) == 1, f"{where}/{region}: the scale set has no Azure Monitor agent"
+            [agent] = agents
+            assert agent["enableAutomaticUpgrade"] is True, where
+            auth = agent["settings"]["authentication"]["managedIdentity"]
+            assert auth["identifier-value"] == cell_of.fleet_identity.id, "the agent must use the fleet's identity"
+        rules = of_cell(plan, cell.name, "azure-native:monitor:DataCollectionRule")
+        assert len(rules) == 1, where
         rule = rules[0].inputs
         assert rule["location"] == cell.primary_region
         assert rule["kind"] == "Linux"
         assert rule["dataSources"]["syslog"][0]["streams"] == [SYSLOG_STREAM]
         assert "daemon" in rule["dataSources"]["syslog"][0]["facilityNames"], "systemd services log to daemon"
         destination = rule["destinations"]["logAnalytics"][0]
-        assert destination["workspaceResourceId"].endswith(f"/workspaces/law-slotstack-{name}-{cell.name}")
+        assert destination["workspaceResourceId"] == of_cell(plan, cell.name, WORKSPACE)[0].id, where
         assert rule["dataFlows"] == [{"streams": [SYSLOG_STREAM], "destinations": [destination["name"]]}]
-        associations = in_cell(plan, cell.name, "azure-native:monitor:DataCollectionRuleAssociation")
-        assert {a.inputs["resourceUri"] for a in associations} == set(ids.scale_set_ids.values())
-        assert all(a.inputs["dataCollectionRuleId"].endswith(f"/dataCollectionRules/{rules[0].name}")
-                   for a in associations)
+        associations = of_cell(plan, cell.name, "azure-native:monitor:DataCollectionRuleAssociation")
+        assert {a.inputs["resourceUri"] for a in associations} == {v.id for v in cell_of.scale_sets.values()}, where
+        assert all(a.inputs["dataCollectionRuleId"] == rules[0].id for a in associations), where
 
 
 def test_diagnostics_without_targets_is_refused() -> None:

@@ -13,7 +13,7 @@ from infra.environment import load
 from infra.mocks import Plan, Recorded, evaluate
 from infra.residency import RESIDENCIES
 from infra.storage.postgres import SERVER_PARAMETERS, PostgresArgs, PostgresServer
-from tests.policy.test_policy_inputs import ENVIRONMENTS, NOW, datatier_plan, postgres
+from tests.infra.datatier import ENVIRONMENTS, NOW, datatier_plan, postgres
 
 SERVER = "azure-native:dbforpostgresql:Server"
 PG_PARTS = (postgres,)

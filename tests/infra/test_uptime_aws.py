@@ -11,9 +11,11 @@ import pytest
 import yaml
 
 from infra import environment
-from infra.mocks import Plan, Recorded, evaluate
+from infra.mocks import Plan, Recorded, evaluate, prefix_list_id
 from infra.uptime_aws.deployment import UptimeDeployment, UptimeDeploymentArgs
 
+# AWS's managed prefix list of CloudFront's origin-facing servers (the only ones that may reach the core).
+CLOUDFRONT_ORIGIN_FACING = "com.amazonaws.global.cloudfront.origin-facing"
 TAGS = {"environment": "prod", "cell": "global", "residency": "global",
         "data-classification": "operational", "managed-by": "pulumi"}
 
@@ -73,7 +75,9 @@ def test_core_admits_only_the_agents_and_cloudfront(plan: Plan) -> None:
     for rule in core_rules:
         assert (rule.inputs["fromPort"], rule.inputs["toPort"]) == (8470, 8470)
     [lb_rule] = [r for r in rules if r.inputs["securityGroupId"] == "uptime-ack-alb-sg-id"]
-    assert lb_rule.inputs["prefixListId"] == "pl-3b927c52"
+    # The id is the mock's answer to the lookup, one per list name: this checks which list was looked up.
+    assert lb_rule.inputs["prefixListId"] == prefix_list_id(CLOUDFRONT_ORIGIN_FACING), (
+        "the load balancer must admit only CloudFront's origin-facing addresses")
     for sg in plan.of_type("aws:ec2/securityGroup:SecurityGroup"):
         assert not sg.inputs.get("ingress"), f"{sg.name}: no inline ingress; rules above are the only way in"
 

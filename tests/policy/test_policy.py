@@ -1,7 +1,7 @@
 """Every validator of the policy pack: passes on realistic inputs, fails with the right message on a mutation.
 
-Realistic inputs are B's components as the mock engine recorded them for each committed environment,
-plus hand-written inputs for engineer A's gateway, WAF policy, scale set and vault.
+Realistic inputs are the program's own resources as the mock engine recorded them for each committed
+environment (the session's shared plans), so a guardrail and the program cannot drift apart.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from infra.mocks import Plan
 from policy.pack import RESOURCE_RULES, STACK_RULES
 from policy.rules import (
     encryption_at_host,
@@ -28,12 +29,13 @@ from policy.rules import (
     waf,
 )
 from policy.rules.common import Resource
-from tests.policy.test_policy_inputs import ENVIRONMENTS, stack_of
+from tests.plans import ENVIRONMENTS, as_resources
 
 
 @pytest.fixture(scope="module")
-def stacks() -> dict[str, list[Resource]]:
-    return {name: stack_of(name) for name in ENVIRONMENTS}
+def stacks(plan_of: Callable[[str], Plan]) -> dict[str, list[Resource]]:
+    """What the policy pack sees of each committed environment: the program's own planned resources."""
+    return {name: as_resources(plan_of(name)) for name in ENVIRONMENTS}
 
 
 @pytest.mark.parametrize("name", ENVIRONMENTS)
@@ -233,11 +235,12 @@ def test_residency_does_not_judge_exempt_global_resources(stacks: dict[str, list
 
 
 def test_postgres_tls_requires_the_parameters_on_every_server(stacks: dict[str, list[Resource]]) -> None:
+    replica = _first(stacks["staging"], PG, lambda r: r.name == "eu-pg-replica").props["serverName"]
     stack = [r for r in stacks["staging"] if not (r.type == postgres_tls.CONFIGURATION
-                                                  and r.props["serverName"] == "psql-slot-staging-eu-replica"
+                                                  and r.props["serverName"] == replica
                                                   and r.props["configurationName"] == "ssl_min_protocol_version")]
     assert _findings(postgres_tls, stack) == [
-        "eu-pg-replica: server psql-slot-staging-eu-replica does not set ssl_min_protocol_version: it would "
+        f"eu-pg-replica: server {replica} does not set ssl_min_protocol_version: it would "
         "accept connections without TLS 1.2; add a dbforpostgresql.Configuration for each"]
 
 
@@ -247,11 +250,13 @@ def test_s3_public_access_block_must_be_complete(stacks: dict[str, list[Resource
     found = _findings(s3_public_access, stack)
     assert found[0] == ("us-images-public-access-block: restrictPublicBuckets not true: the bucket could be made "
                         "public by an ACL or a policy; set all four flags to true")
-    assert found[1].startswith("us-images-bucket: bucket slotstack-prod-us-images has no complete public access")
+    bucket = _first(stacks["prod"], "aws:s3/bucket:Bucket", lambda r: r.name == "us-images-bucket").props["bucket"]
+    assert found[1].startswith(f"us-images-bucket: bucket {bucket} has no complete public access")
 
 
 def test_s3_bucket_without_a_block_fails(stacks: dict[str, list[Resource]]) -> None:
     stack = [r for r in stacks["dev"] if r.name != "us-images-public-access-block"]
+    bucket = _first(stack, "aws:s3/bucket:Bucket", lambda r: r.name == "us-images-bucket").props["bucket"]
     assert _findings(s3_public_access, stack) == [
-        "us-images-bucket: bucket slotstack-dev-us-images has no complete public access block: add an "
+        f"us-images-bucket: bucket {bucket} has no complete public access block: add an "
         "aws.s3.BucketPublicAccessBlock with all four flags true"]

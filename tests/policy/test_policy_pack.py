@@ -6,7 +6,7 @@ from __future__ import annotations
 import select
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,10 @@ import pytest
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from infra.mocks import Plan
 from policy.pack import ADVISORY_RULES, RESOURCE_RULES, STACK_RULES
-from tests.policy.test_policy_inputs import stack_of
+from policy.rules.common import Resource
+from tests.plans import as_resources
 
 ROOT = Path(__file__).resolve().parents[2]
 # The Pulumi CLI runs the pack in policy/venv, built from policy/requirements.txt (pulumi and
@@ -58,6 +60,12 @@ def analyzer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[analyzer_pb2_
                 stream.close()
 
 
+@pytest.fixture(scope="module")
+def prod(plan_of: Callable[[str], Plan]) -> list[Resource]:
+    """The program's planned prod resources, as the pack sees them."""
+    return as_resources(plan_of("prod"))
+
+
 def _struct(props: Any) -> struct_pb2.Struct:
     value = struct_pb2.Struct()
     value.update(dict(props))
@@ -76,8 +84,9 @@ def test_pack_is_constructed_with_every_policy_mandatory(analyzer: analyzer_pb2_
     assert all(p.description for p in info.policies)
 
 
-def test_resource_violation_is_reported_by_the_served_pack(analyzer: analyzer_pb2_grpc.AnalyzerStub) -> None:
-    waf = next(r for r in stack_of("prod") if r.type == "azure-native:network:WebApplicationFirewallPolicy")
+def test_resource_violation_is_reported_by_the_served_pack(analyzer: analyzer_pb2_grpc.AnalyzerStub,
+                                                          prod: list[Resource]) -> None:
+    waf = next(r for r in prod if r.type == "azure-native:network:WebApplicationFirewallPolicy")
     props = {**waf.props, "policySettings": {**waf.props["policySettings"], "mode": "Detection"}}
     request = analyzer_pb2.AnalyzeRequest(type=waf.type, name=waf.name, properties=_struct(props),
                                           urn=f"urn:pulumi:prod::slotstack::{waf.type}::{waf.name}")
@@ -89,9 +98,10 @@ def test_resource_violation_is_reported_by_the_served_pack(analyzer: analyzer_pb
     assert response.diagnostics[0].enforcementLevel == analyzer_pb2.MANDATORY
 
 
-def test_stack_violation_uses_the_providers_region(analyzer: analyzer_pb2_grpc.AnalyzerStub) -> None:
+def test_stack_violation_uses_the_providers_region(analyzer: analyzer_pb2_grpc.AnalyzerStub,
+                                                   prod: list[Resource]) -> None:
     """A bucket whose explicit provider is in London breaks the eu cell's residency, through the real pack."""
-    bucket = next(r for r in stack_of("prod") if r.name == "eu-images-bucket")
+    bucket = next(r for r in prod if r.name == "eu-images-bucket")
     provider = analyzer_pb2.AnalyzerProviderResource(
         type="pulumi:providers:aws", name="eu-images-aws", urn="urn:pulumi:prod::slotstack::pulumi:providers:aws::x",
         properties=_struct({"region": "eu-west-2"}))
