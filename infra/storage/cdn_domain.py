@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+from pulumi_aws import acm, cloudfront, route53
+
+from infra.errors import SlotstackError
 
 # CloudFront's fixed hosted zone id for alias records
 # (https://docs.aws.amazon.com/Route53/latest/APIReference/API_AliasTarget.html).
@@ -31,15 +34,15 @@ class CdnDomain:
     provider: aws.Provider
     """The us-east-1 provider (ACM for CloudFront lives there; Route 53 is global)."""
 
-    def viewer_certificate(self) -> dict[str, object]:
+    def viewer_certificate(self) -> cloudfront.DistributionViewerCertificateArgsDict:
         """The distribution's viewer_certificate for this domain."""
         return {"acm_certificate_arn": self.certificate_arn, "ssl_support_method": "sni-only",
                 "minimum_protocol_version": MIN_TLS}
 
-    def alias(self, name: str, distribution: aws.cloudfront.Distribution, parent: pulumi.Resource) -> None:
+    def alias(self, name: str, distribution: cloudfront.Distribution, parent: pulumi.Resource) -> None:
         """Point the domain at `distribution` (A and AAAA alias records)."""
         for record_type in ("A", "AAAA"):
-            aws.route53.Record(
+            route53.Record(
                 f"{name}-alias-{record_type.lower()}", zone_id=self.zone_id, name=self.domain, type=record_type,
                 aliases=[{"name": distribution.domain_name, "zone_id": CLOUDFRONT_ZONE_ID,
                           "evaluate_target_health": False}],
@@ -53,16 +56,24 @@ def cdn_domain(name: str, *, domain: str, zone: str, tags: dict[str, str], paren
                             default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
                             opts=pulumi.ResourceOptions(parent=parent))
     at_global = pulumi.ResourceOptions(parent=parent, provider=provider)
-    hosted = aws.route53.get_zone_output(name=zone, private_zone=False, opts=pulumi.InvokeOptions(provider=provider))
-    cert = aws.acm.Certificate(f"{name}-certificate", domain_name=domain, validation_method="DNS",
+    hosted = route53.get_zone_output(name=zone, private_zone=False, opts=pulumi.InvokeOptions(provider=provider))
+    cert = acm.Certificate(f"{name}-certificate", domain_name=domain, validation_method="DNS",
                                key_algorithm="EC_prime256v1", tags=tags, opts=at_global)
     # One domain, no SANs: exactly one validation record.
     option = cert.domain_validation_options.apply(lambda options: options[0])
-    record = aws.route53.Record(
+    record = route53.Record(
         f"{name}-certificate-validation-record", zone_id=hosted.zone_id,
         name=option.apply(lambda o: o.resource_record_name), type=option.apply(lambda o: o.resource_record_type),
-        records=[option.apply(lambda o: o.resource_record_value)], ttl=300, allow_overwrite=True, opts=at_global)
-    validated = aws.acm.CertificateValidation(f"{name}-certificate-validation", certificate_arn=cert.arn,
+        records=[option.apply(_record_value)], ttl=300, allow_overwrite=True, opts=at_global)
+    validated = acm.CertificateValidation(f"{name}-certificate-validation", certificate_arn=cert.arn,
                                               validation_record_fqdns=[record.fqdn], opts=at_global)
     return CdnDomain(domain=domain, zone_id=hosted.zone_id, certificate_arn=validated.certificate_arn,
                      provider=provider)
+
+
+def _record_value(option: acm.outputs.CertificateDomainValidationOption) -> str:
+    """The CNAME value ACM asks for; ACM always returns one for DNS validation, so its absence is a bug."""
+    if option.resource_record_value is None:
+        raise SlotstackError(f"ACM returned no validation record for {option.domain_name}; "
+                             "re-run `pulumi up` (ACM fills it in once the certificate request is processed)")
+    return option.resource_record_value

@@ -20,6 +20,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
+from pulumi_aws import cloudfront, iam, s3
 
 from infra.environment import Cell
 from infra.residency import RESIDENCIES
@@ -106,17 +107,17 @@ def access_policy(bucket_arn: str) -> str:
 
 
 def web_identity_provider(name: str, issuer_url: pulumi.Input[str], audience: str, tags: dict[str, str],
-                          opts: ResourceOptions | None = None) -> aws.iam.OpenIdConnectProvider:
+                          opts: ResourceOptions | None = None) -> iam.OpenIdConnectProvider:
     """The account's IAM OIDC provider for the Entra tenant: IAM is global, so one per stack, not per cell."""
-    return aws.iam.OpenIdConnectProvider(name, url=issuer_url, client_id_lists=[audience], tags=tags, opts=opts)
+    return iam.OpenIdConnectProvider(name, url=issuer_url, client_id_lists=[audience], tags=tags, opts=opts)
 
 
 class Images(pulumi.ComponentResource):
     """A cell's image bucket, its CloudFront distribution (unless strict residency) and the service role."""
 
-    bucket: aws.s3.Bucket
-    distribution: aws.cloudfront.Distribution | None
-    role: aws.iam.Role
+    bucket: s3.Bucket
+    distribution: cloudfront.Distribution | None
+    role: iam.Role
 
     def __init__(self, name: str, args: ImagesArgs, opts: ResourceOptions | None = None) -> None:
         super().__init__("slotstack:storage:Images", name, None, opts)
@@ -126,43 +127,43 @@ class Images(pulumi.ComponentResource):
                                      opts=ResourceOptions(parent=self))
         on = ResourceOptions(parent=self, provider=self.provider)
 
-        self.bucket = aws.s3.Bucket(f"{name}-bucket", bucket=args.bucket_name, force_destroy=False,
+        self.bucket = s3.Bucket(f"{name}-bucket", bucket=args.bucket_name, force_destroy=False,
                                     tags=args.tags, opts=on)
         # Bucket settings name the bucket literally (known at preview, unlike its id) so the policy
         # pack can match them to it; depends_on keeps the ordering.
         on_bucket = ResourceOptions(parent=self, provider=self.provider, depends_on=[self.bucket])
         bucket = args.bucket_name
-        block = aws.s3.BucketPublicAccessBlock(
+        block = s3.BucketPublicAccessBlock(
             f"{name}-public-access-block", bucket=bucket, block_public_acls=True, block_public_policy=True,
             ignore_public_acls=True, restrict_public_buckets=True, opts=on_bucket)
-        aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=bucket,
+        s3.BucketOwnershipControls(f"{name}-ownership", bucket=bucket,
                                        rule={"object_ownership": "BucketOwnerEnforced"}, opts=on_bucket)
-        aws.s3.BucketServerSideEncryptionConfiguration(
+        s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption", bucket=bucket,
             rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"},
                     "bucket_key_enabled": True}], opts=on_bucket)
-        versioning = aws.s3.BucketVersioning(f"{name}-versioning", bucket=bucket,
+        versioning = s3.BucketVersioning(f"{name}-versioning", bucket=bucket,
                                              versioning_configuration={"status": "Enabled"}, opts=on_bucket)
-        aws.s3.BucketLifecycleConfiguration(
+        s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle", bucket=bucket,
             rules=[{"id": "expire-noncurrent", "status": "Enabled", "filter": {"prefix": ""},
                     "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_DAYS},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}],
             opts=ResourceOptions(parent=self, provider=self.provider, depends_on=[self.bucket, versioning]))
 
-        self.role = aws.iam.Role(
+        self.role = iam.Role(
             f"{name}-role", name=f"{args.bucket_name}-service"[:64], tags=args.tags, max_session_duration=3600,
             description=f"slotstack cell {cell.name}: image access for the cell's managed identity",
             assume_role_policy=Output.all(
                 args.oidc_provider_arn, args.identity_principal_id, args.oidc_issuer_url,
             ).apply(lambda v: trust_policy(v[0], v[2], args.oidc_audience, v[1])),
             opts=on)
-        aws.iam.RolePolicy(f"{name}-role-access", role=self.role.name, name="images-objects",
+        iam.RolePolicy(f"{name}-role-access", role=self.role.name, name="images-objects",
                            policy=self.bucket.arn.apply(access_policy), opts=on)
 
         self.distribution = None if cell.images.strict_residency else self._distribution(name, args, on)
         distribution_arn: Input[str | None] = self.distribution.arn if self.distribution else None
-        aws.s3.BucketPolicy(
+        s3.BucketPolicy(
             f"{name}-policy", bucket=bucket,
             policy=Output.all(self.bucket.arn, self.role.arn, distribution_arn).apply(
                 lambda v: bucket_policy(v[0], v[1], v[2])),
@@ -175,12 +176,12 @@ class Images(pulumi.ComponentResource):
             outputs["cdn_domain"] = self.distribution.domain_name
         self.register_outputs(outputs)
 
-    def _distribution(self, name: str, args: ImagesArgs, on: ResourceOptions) -> aws.cloudfront.Distribution:
+    def _distribution(self, name: str, args: ImagesArgs, on: ResourceOptions) -> cloudfront.Distribution:
         cell = args.cell
-        oac = aws.cloudfront.OriginAccessControl(
+        oac = cloudfront.OriginAccessControl(
             f"{name}-oac", name=f"{args.bucket_name}-oac"[:64], origin_access_control_origin_type="s3",
             signing_behavior="always", signing_protocol="sigv4", opts=on)
-        certificate: dict[str, Any] = {"cloudfront_default_certificate": True}
+        certificate: cloudfront.DistributionViewerCertificateArgsDict = {"cloudfront_default_certificate": True}
         aliases: list[str] = []
         custom: CdnDomain | None = None
         if cell.images.domain and cell.images.dns_zone:
@@ -189,7 +190,7 @@ class Images(pulumi.ComponentResource):
             certificate = custom.viewer_certificate()
             aliases = [cell.images.domain]
         origin = "images-bucket"
-        distribution = aws.cloudfront.Distribution(
+        distribution = cloudfront.Distribution(
             f"{name}-cdn", enabled=True, is_ipv6_enabled=True, http_version="http2and3",
             comment=f"slotstack {cell.name} images", aliases=aliases, tags=args.tags,
             price_class=RESIDENCIES[cell.residency].cloudfront_price_class,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+from pulumi_aws import cloudfront, ec2, lb, vpc
 
 ORIGIN_PORT = 80
 
@@ -22,7 +23,7 @@ ORIGIN_PORT = 80
 class AckOriginArgs:
     """Inputs of the core's private origin."""
 
-    vpc: aws.ec2.Vpc
+    vpc: ec2.Vpc
     """The core's VPC (a /24 whose first half is the public subnet)."""
     vpc_index: int
     """The site's index: its VPC is 10.(200+index).0.0/24."""
@@ -48,37 +49,37 @@ class AckOrigin(pulumi.ComponentResource):
         zones = aws.get_availability_zones_output(state="available",
                                                   opts=pulumi.InvokeOptions(parent=self, provider=on.provider))
         # An ALB needs subnets in two zones; the second half of the VPC's /24 has room for two /26.
-        subnets = [aws.ec2.Subnet(f"{name}-private-{i}", vpc_id=args.vpc.id,
+        subnets = [ec2.Subnet(f"{name}-private-{i}", vpc_id=args.vpc.id,
                                   cidr_block=f"10.{200 + args.vpc_index}.0.{128 + 64 * i}/26",
                                   availability_zone=zones.names[i], map_public_ip_on_launch=False,
                                   tags=args.tags, opts=on) for i in range(2)]
-        lb_group = aws.ec2.SecurityGroup(f"{name}-alb-sg", vpc_id=args.vpc.id, description="ack origin (internal)",
+        lb_group = ec2.SecurityGroup(f"{name}-alb-sg", vpc_id=args.vpc.id, description="ack origin (internal)",
                                          tags=args.tags, opts=on)
-        aws.vpc.SecurityGroupIngressRule(
+        vpc.SecurityGroupIngressRule(
             f"{name}-alb-from-cloudfront", security_group_id=lb_group.id, ip_protocol="tcp",
             from_port=ORIGIN_PORT, to_port=ORIGIN_PORT, prefix_list_id=args.cloudfront_prefix_list_id,
             description="CloudFront VPC origin", tags=args.tags, opts=on)
-        aws.vpc.SecurityGroupEgressRule(
+        vpc.SecurityGroupEgressRule(
             f"{name}-alb-to-core", security_group_id=lb_group.id, ip_protocol="tcp",
             from_port=args.service_port, to_port=args.service_port,
             referenced_security_group_id=args.core_security_group_id, description="the core", tags=args.tags,
             opts=on)
-        aws.vpc.SecurityGroupIngressRule(
+        vpc.SecurityGroupIngressRule(
             f"{name}-core-from-alb", security_group_id=args.core_security_group_id, ip_protocol="tcp",
             from_port=args.service_port, to_port=args.service_port, referenced_security_group_id=lb_group.id,
             description="acknowledgement links from CloudFront through the internal ALB", tags=args.tags, opts=on)
-        self.load_balancer = aws.lb.LoadBalancer(
+        self.load_balancer = lb.LoadBalancer(
             f"{name}-alb", internal=True, load_balancer_type="application", subnets=[s.id for s in subnets],
             security_groups=[lb_group.id], drop_invalid_header_fields=True, tags=args.tags, opts=on)
-        self.target_group = aws.lb.TargetGroup(
+        self.target_group = lb.TargetGroup(
             f"{name}-tg", port=args.service_port, protocol="HTTP", target_type="instance", vpc_id=args.vpc.id,
             # Any answer of the core's HTTP server counts as alive; an ack link needs the core, not a page.
             health_check={"path": "/", "matcher": "200-499", "interval": 30}, tags=args.tags, opts=on)
-        aws.lb.Listener(f"{name}-listener", load_balancer_arn=self.load_balancer.arn, port=ORIGIN_PORT,
+        lb.Listener(f"{name}-listener", load_balancer_arn=self.load_balancer.arn, port=ORIGIN_PORT,
                         protocol="HTTP", default_actions=[{"type": "forward",
                                                            "target_group_arn": self.target_group.arn}],
                         tags=args.tags, opts=on)
-        self.vpc_origin = aws.cloudfront.VpcOrigin(
+        self.vpc_origin = cloudfront.VpcOrigin(
             f"{name}-vpc-origin",
             vpc_origin_endpoint_config={
                 "name": name, "arn": self.load_balancer.arn, "http_port": ORIGIN_PORT, "https_port": 443,
@@ -89,7 +90,7 @@ class AckOrigin(pulumi.ComponentResource):
             tags=args.tags, opts=on)
         self.register_outputs({"vpc_origin_id": self.vpc_origin.id})
 
-    def attach(self, name: str, instance: aws.ec2.Instance) -> None:
+    def attach(self, name: str, instance: ec2.Instance) -> None:
         """Put the core's instance behind the load balancer."""
-        aws.lb.TargetGroupAttachment(name, target_group_arn=self.target_group.arn, target_id=instance.id,
+        lb.TargetGroupAttachment(name, target_group_arn=self.target_group.arn, target_id=instance.id,
                                      opts=self._on)

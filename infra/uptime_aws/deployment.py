@@ -10,6 +10,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
+from pulumi_aws import cloudfront, ec2, s3, ssm, vpc
 
 from infra.environment import Environment
 from infra.storage.cdn_domain import cdn_domain
@@ -52,11 +53,11 @@ class UptimeDeployment(pulumi.ComponentResource):
         core_provider = aws.Provider(f"{name}-core-aws", region=core_region, default_tags={"tags": args.tags},
                                      opts=child)
         on_core = pulumi.ResourceOptions(parent=self, provider=core_provider)
-        status = aws.s3.Bucket(f"{name}-status", force_destroy=True, tags=args.tags, opts=on_core)
-        aws.s3.BucketPublicAccessBlock(f"{name}-status-private", bucket=status.id, block_public_acls=True,
+        status = s3.Bucket(f"{name}-status", force_destroy=True, tags=args.tags, opts=on_core)
+        s3.BucketPublicAccessBlock(f"{name}-status-private", bucket=status.id, block_public_acls=True,
                                        block_public_policy=True, ignore_public_acls=True,
                                        restrict_public_buckets=True, opts=on_core)
-        aws.s3.BucketOwnershipControls(f"{name}-status-owner", bucket=status.id,
+        s3.BucketOwnershipControls(f"{name}-status-owner", bucket=status.id,
                                        rule={"object_ownership": "BucketOwnerEnforced"}, opts=on_core)
 
         digest = wheel_digest(args.wheel_path)
@@ -85,7 +86,7 @@ class UptimeDeployment(pulumi.ComponentResource):
 
         # The core's port admits the agents (result ingest) and CloudFront (ack links), nobody else.
         for site in agents:
-            aws.vpc.SecurityGroupIngressRule(
+            vpc.SecurityGroupIngressRule(
                 f"{name}-core-from-{site.region}", security_group_id=core.security_group.id,
                 ip_protocol="tcp", from_port=SERVICE_PORT, to_port=SERVICE_PORT,
                 cidr_ipv4=site.eip.public_ip.apply(lambda ip: f"{ip}/32"),
@@ -94,13 +95,13 @@ class UptimeDeployment(pulumi.ComponentResource):
             for other in agents:
                 if other is site:
                     continue
-                aws.vpc.SecurityGroupIngressRule(
+                vpc.SecurityGroupIngressRule(
                     f"{name}-peer-{site.region}-from-{other.region}", security_group_id=site.security_group.id,
                     ip_protocol="tcp", from_port=PEER_PORT, to_port=PEER_PORT,
                     cidr_ipv4=other.eip.public_ip.apply(lambda ip: f"{ip}/32"),
                     description=f"peer agent in {other.region} (dead man's switch)", tags=args.tags,
                     opts=pulumi.ResourceOptions(parent=self, provider=site.provider))
-        cloudfront_range = aws.ec2.get_managed_prefix_list_output(
+        cloudfront_range = ec2.get_managed_prefix_list_output(
             name="com.amazonaws.global.cloudfront.origin-facing", opts=pulumi.InvokeOptions(provider=core_provider))
         # Ack links reach the core from CloudFront over a VPC origin (AWS's network), not the internet.
         ack_origin = AckOrigin(f"{name}-ack", AckOriginArgs(
@@ -108,14 +109,14 @@ class UptimeDeployment(pulumi.ComponentResource):
             cloudfront_prefix_list_id=cloudfront_range.id, service_port=SERVICE_PORT, tags=args.tags),
             opts=pulumi.ResourceOptions(parent=self, provider=core_provider))
 
-        oac = aws.cloudfront.OriginAccessControl(
+        oac = cloudfront.OriginAccessControl(
             f"{name}-status-oac", origin_access_control_origin_type="s3", signing_behavior="always",
             signing_protocol="sigv4", description="status page bucket", opts=on_core)
         # With a status domain: its own validated certificate (an alias on the default certificate is refused).
         custom = (cdn_domain(f"{name}-status", domain=env.monitor.status_domain, zone=env.monitor.status_dns_zone,
                              tags=args.tags, parent=self)
                   if env.monitor.status_domain and env.monitor.status_dns_zone else None)
-        self.distribution = aws.cloudfront.Distribution(
+        self.distribution = cloudfront.Distribution(
             f"{name}-status-cdn", enabled=True, is_ipv6_enabled=True, http_version="http2and3",
             default_root_object="index.html", price_class="PriceClass_100", comment="slotstack status page",
             aliases=[env.monitor.status_domain] if env.monitor.status_domain else None,
@@ -140,7 +141,7 @@ class UptimeDeployment(pulumi.ComponentResource):
             tags=args.tags, opts=on_core)
         if custom is not None:
             custom.alias(f"{name}-status-domain", self.distribution, parent=self)
-        aws.s3.BucketPolicy(
+        s3.BucketPolicy(
             f"{name}-status-policy", bucket=status.id,
             policy=pulumi.Output.all(status.arn, self.distribution.arn).apply(lambda v: json.dumps({
                 "Version": "2012-10-17", "Statement": [
@@ -161,14 +162,14 @@ class UptimeDeployment(pulumi.ComponentResource):
         for region, site in self.sites.items():
             on_site = pulumi.ResourceOptions(parent=self, provider=site.provider)
             # The config names on-call phones: keep it secret in state as well as in SSM.
-            aws.ssm.Parameter(f"{name}-{region}-config", name=config_parameter, type="SecureString",
+            ssm.Parameter(f"{name}-{region}-config", name=config_parameter, type="SecureString",
                               tier="Advanced", value=self.config_yaml, tags=args.tags,
                               opts=pulumi.ResourceOptions.merge(
                                   on_site, pulumi.ResourceOptions(additional_secret_outputs=["value"])))
-            aws.ssm.Parameter(f"{name}-{region}-agent-key", name=f"{prefix}UPTIME_AGENT_KEY", type="SecureString",
+            ssm.Parameter(f"{name}-{region}-agent-key", name=f"{prefix}UPTIME_AGENT_KEY", type="SecureString",
                               value=agent_key.result, tags=args.tags, opts=on_site)
             if site is core:
-                aws.ssm.Parameter(f"{name}-{region}-ack-secret", name=f"{prefix}UPTIME_ACK_SECRET",
+                ssm.Parameter(f"{name}-{region}-ack-secret", name=f"{prefix}UPTIME_ACK_SECRET",
                                   type="SecureString", value=ack_secret.result, tags=args.tags, opts=on_site)
             command: pulumi.Input[str]
             if site is core:

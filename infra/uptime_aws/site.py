@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
+from pulumi_aws import ec2, iam, s3
 
 from infra.provider import permissions
 
@@ -55,46 +56,46 @@ class MonitorSite(pulumi.ComponentResource):
                                      default_tags={"tags": args.tags}, opts=child)
         on = pulumi.ResourceOptions(parent=self, provider=self.provider)
 
-        vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=f"10.{200 + args.index}.0.0/24",
+        vpc = ec2.Vpc(f"{name}-vpc", cidr_block=f"10.{200 + args.index}.0.0/24",
                           enable_dns_hostnames=True, enable_dns_support=True, tags=args.tags, opts=on)
-        subnet = aws.ec2.Subnet(f"{name}-public", vpc_id=vpc.id, cidr_block=f"10.{200 + args.index}.0.0/25",
+        subnet = ec2.Subnet(f"{name}-public", vpc_id=vpc.id, cidr_block=f"10.{200 + args.index}.0.0/25",
                                 map_public_ip_on_launch=False, tags=args.tags, opts=on)
-        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=args.tags, opts=on)
-        routes = aws.ec2.RouteTable(f"{name}-routes", vpc_id=vpc.id, tags=args.tags,
+        igw = ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=args.tags, opts=on)
+        routes = ec2.RouteTable(f"{name}-routes", vpc_id=vpc.id, tags=args.tags,
                                     routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}], opts=on)
-        aws.ec2.RouteTableAssociation(f"{name}-routes-public", subnet_id=subnet.id, route_table_id=routes.id,
+        ec2.RouteTableAssociation(f"{name}-routes-public", subnet_id=subnet.id, route_table_id=routes.id,
                                       opts=on)
-        s3_endpoint = aws.ec2.VpcEndpoint(f"{name}-s3", vpc_id=vpc.id, service_name=f"com.amazonaws.{args.region}.s3",
+        s3_endpoint = ec2.VpcEndpoint(f"{name}-s3", vpc_id=vpc.id, service_name=f"com.amazonaws.{args.region}.s3",
                                           vpc_endpoint_type="Gateway", route_table_ids=[routes.id],
                                           tags=args.tags, opts=on)
 
         # Probes go out to every cell (HTTPS), mail and SMS providers; nothing comes in unless a rule
         # below (added by the deployment) admits it.
-        self.security_group = aws.ec2.SecurityGroup(
+        self.security_group = ec2.SecurityGroup(
             f"{name}-sg", vpc_id=vpc.id, description="slotstack uptime monitor", tags=args.tags,
             egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"],
                      "description": "probes and notifications"}],
             opts=on)
-        self.eip = aws.ec2.Eip(f"{name}-ip", domain="vpc", tags=args.tags, opts=on)
+        self.eip = ec2.Eip(f"{name}-ip", domain="vpc", tags=args.tags, opts=on)
 
         # The wheel sits in a private bucket of the site's own region; instances fetch it through the
         # gateway endpoint, so no credentials and no public object are needed.
         digest = args.wheel_sha256
-        self.release_bucket = aws.s3.Bucket(f"{name}-releases", force_destroy=True, tags=args.tags, opts=on)
-        aws.s3.BucketPublicAccessBlock(f"{name}-releases-private", bucket=self.release_bucket.id,
+        self.release_bucket = s3.Bucket(f"{name}-releases", force_destroy=True, tags=args.tags, opts=on)
+        s3.BucketPublicAccessBlock(f"{name}-releases-private", bucket=self.release_bucket.id,
                                        block_public_acls=True, block_public_policy=True,
                                        ignore_public_acls=True, restrict_public_buckets=True, opts=on)
-        aws.s3.BucketOwnershipControls(f"{name}-releases-owner", bucket=self.release_bucket.id,
+        s3.BucketOwnershipControls(f"{name}-releases-owner", bucket=self.release_bucket.id,
                                        rule={"object_ownership": "BucketOwnerEnforced"}, opts=on)
-        aws.s3.BucketServerSideEncryptionConfiguration(
+        s3.BucketServerSideEncryptionConfiguration(
             f"{name}-releases-sse", bucket=self.release_bucket.id,
             rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}], opts=on)
         self.wheel_key = f"releases/uptime-{digest}.whl"
         self.wheel_sha256 = digest
-        aws.s3.BucketObjectv2(f"{name}-wheel", bucket=self.release_bucket.id, key=self.wheel_key,
+        s3.BucketObjectv2(f"{name}-wheel", bucket=self.release_bucket.id, key=self.wheel_key,
                               source=pulumi.FileAsset(str(args.wheel_path)), checksum_algorithm="SHA256",
                               tags=args.tags, opts=on)
-        aws.s3.BucketPolicy(
+        s3.BucketPolicy(
             f"{name}-releases-policy", bucket=self.release_bucket.id,
             policy=pulumi.Output.all(self.release_bucket.arn, s3_endpoint.id).apply(
                 lambda v: json.dumps({"Version": "2012-10-17", "Statement": [
@@ -108,7 +109,7 @@ class MonitorSite(pulumi.ComponentResource):
         self.wheel_url = self.release_bucket.bucket.apply(
             lambda b: f"https://{b}.s3.{args.region}.amazonaws.com/{self.wheel_key}")
 
-        role = aws.iam.Role(
+        role = iam.Role(
             f"{name}-role", tags=args.tags,
             assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
@@ -126,10 +127,10 @@ class MonitorSite(pulumi.ComponentResource):
             {"Effect": "Allow", "Action": permissions.session_manager_actions(), "Resource": "*"},
             *args.extra_policy_statements,
         ]
-        aws.iam.RolePolicy(f"{name}-access", role=role.id,
+        iam.RolePolicy(f"{name}-access", role=role.id,
                            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
                            opts=on)
-        self.profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, tags=args.tags, opts=on)
+        self.profile = iam.InstanceProfile(f"{name}-profile", role=role.name, tags=args.tags, opts=on)
         self.subnet = subnet
         self.vpc = vpc
         self.index = args.index
@@ -138,15 +139,15 @@ class MonitorSite(pulumi.ComponentResource):
         self._args = args
         self.register_outputs({"eip": self.eip.public_ip, "wheel_url": self.wheel_url})
 
-    def launch(self, name: str, user_data: pulumi.Input[str]) -> aws.ec2.Instance:
+    def launch(self, name: str, user_data: pulumi.Input[str]) -> ec2.Instance:
         """Start the site's instance with its cloud-init and attach the Elastic IP."""
-        instance = aws.ec2.Instance(
+        instance = ec2.Instance(
             f"{name}-vm", ami=UBUNTU_ARM64, instance_type=self._args.instance_type, subnet_id=self.subnet.id,
             vpc_security_group_ids=[self.security_group.id], iam_instance_profile=self.profile.name,
             associate_public_ip_address=False, user_data=user_data, user_data_replace_on_change=True,
             metadata_options={"http_tokens": "required", "http_endpoint": "enabled"},
             root_block_device={"encrypted": True, "volume_size": 16, "volume_type": "gp3"},
             monitoring=True, tags=self._args.tags, opts=self._on)
-        aws.ec2.EipAssociation(f"{name}-ip-attach", instance_id=instance.id, allocation_id=self.eip.id,
+        ec2.EipAssociation(f"{name}-ip-attach", instance_id=instance.id, allocation_id=self.eip.id,
                                opts=self._on)
         return instance

@@ -16,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTOSCALE = ROOT / "infra" / "compute" / "autoscale.py"
+CDN_DOMAIN = ROOT / "infra" / "storage" / "cdn_domain.py"
 
 
 def mypy(module: Path, cache: Path) -> subprocess.CompletedProcess[str]:
@@ -41,6 +42,17 @@ def test_mypy_refuses_a_planted_mistake_in_a_nested_input(tmp_path: Path, origin
     result = mypy(module, tmp_path / "cache")
     assert result.returncode == 1, result.stdout + result.stderr
     assert expected in result.stdout, result.stdout
+
+
+def test_mypy_refuses_a_misspelt_key_in_an_aws_input(tmp_path: Path) -> None:
+    """The same for pulumi-aws: CloudFront's viewer certificate with a misspelt key."""
+    source = CDN_DOMAIN.read_text(encoding="utf-8")
+    assert '"ssl_support_method": "sni-only"' in source, "update this test to infra/storage/cdn_domain.py"
+    module = tmp_path / "planted_cdn_domain.py"
+    module.write_text(source.replace('"ssl_support_method"', '"ssl_support_methd"', 1), encoding="utf-8")
+    result = mypy(module, tmp_path / "cache")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert '"ssl_support_methd"' in result.stdout, result.stdout
 
 
 def test_mypy_accepts_the_module_as_it_is(tmp_path: Path) -> None:
