@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -47,19 +47,30 @@ def start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live processes in process group `pgid`."""
-    members = []
+def live_processes() -> Iterator[tuple[int, list[str]]]:
+    """(pid, the fields of /proc/PID/stat after the command name) of every live (non-zombie) process."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
+            continue  # gone between listing and reading
+        if fields[0] != "Z":
+            yield int(entry.name), fields
+
+
+def command_line(pid: int) -> str | None:
+    """The process's command line with spaces between arguments, or None if it is gone."""
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live processes in process group `pgid`."""
+    return [pid for pid, fields in live_processes() if int(fields[2]) == pgid]
 
 
 def spawn(name: str, argv: list[str], *, env: Mapping[str, str], log: Path,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +14,10 @@ import psycopg
 import requests
 from booking.migrate import head_revision
 
+from infra.local.lifecycle.ports import free_port
 from tests.app.conftest import Cluster
 
 BOOKING = str(Path(sys.executable).parent / "booking")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def clean_env(**extra: str) -> dict[str, str]:

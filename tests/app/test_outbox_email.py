@@ -7,7 +7,6 @@ depends on timing, and the clock is the service's injected one.
 from __future__ import annotations
 
 import email
-import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
@@ -20,6 +19,7 @@ from aiosmtpd.controller import Controller
 from booking.mail.smtp import smtp_sender
 from booking.provision import DatabaseUrls
 
+from infra.local.lifecycle.ports import free_port
 from tests.app.conftest import Business, Clock, Service, book, make_business, start_service
 
 
@@ -40,12 +40,6 @@ class Inbox:
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] == address]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from booking import vault
 from booking.provision import DatabaseUrls
 from psycopg import sql
 
+from infra.local.lifecycle.ports import free_port
 from tests.app.conftest import PASSWORD, Cluster
 
 CLIENT_ID = "0f6d1a7e-client-id-of-the-fleet"
@@ -142,14 +143,6 @@ def _vm_env(azure: FakeAzure) -> dict[str, str]:
             "CELL": "us"}
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _booking() -> str:
     return str(Path(sys.executable).parent / "booking")
 
@@ -160,7 +153,7 @@ def test_a_vm_reads_its_secrets_makes_the_role_migrates_and_serves(azure: FakeAz
     peer_key = "p" * 20 + uuid.uuid4().hex + "q" * 12
     azure.secrets = {"booking-database-url": empty_db.app_url, "booking-owner-url": empty_db.owner_url,
                      "booking-secret-key": secret_key, "booking-peer-key": peer_key}
-    port = _free_port()
+    port = free_port()
     data_dir = tmp_path / "state"  # what the unit passes; must stay unused when Key Vault gives a database
     proc = subprocess.Popen([_booking(), "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir",
                              str(data_dir)], env=_vm_env(azure), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -229,7 +222,7 @@ def test_a_refused_secret_stops_the_start_before_the_database_is_touched(
     azure.secrets = {"booking-database-url": empty_db.app_url, "booking-owner-url": empty_db.owner_url,
                      "booking-peer-key": "k" * 64}
     azure.status["/secrets/booking-secret-key"] = 403
-    done = subprocess.run([_booking(), "serve", "--host", "127.0.0.1", "--port", str(_free_port()), "--data-dir",
+    done = subprocess.run([_booking(), "serve", "--host", "127.0.0.1", "--port", str(free_port()), "--data-dir",
                            str(tmp_path)], env=_vm_env(azure), capture_output=True, text=True, timeout=60,
                           check=False)
     assert done.returncode == 2

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from infra.local import procs
 from infra.local.lifecycle import ports
 
 CELLS = 3
@@ -65,16 +66,10 @@ class Stack:
 def processes_mentioning(text: str) -> list[str]:
     """Command lines of live processes that mention `text` (e.g. the state dir)."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if text in cmdline and stat[0] != "Z":
-            found.append(f"{entry.name}: {cmdline.strip()}")
+    for pid, _ in procs.live_processes():
+        cmdline = procs.command_line(pid) if pid != os.getpid() else None
+        if cmdline is not None and text in cmdline:
+            found.append(f"{pid}: {cmdline.strip()}")
     return found
 
 

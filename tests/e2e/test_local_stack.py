@@ -18,6 +18,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from infra.local import procs
 from infra.local.lifecycle import ports, services
 from tests.e2e.conftest import Stack, processes_mentioning, slotstack
 
@@ -295,8 +296,4 @@ def test_next_up_reuses_the_data_and_down_stops_it(stack: Stack) -> None:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    return procs.start_ticks(pid) is not None

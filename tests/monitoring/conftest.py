@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from infra.local.lifecycle.ports import free_port as closed_port  # a port nothing listens on
+
 # --------------------------------------------------------------------------------------------- clock
 
 
@@ -158,13 +160,6 @@ def http_target() -> Iterator[Callable[[], TargetServer]]:
     yield make
     for server in servers:
         server.close()
-
-
-def closed_port() -> int:
-    """A port nothing listens on (bound then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # ------------------------------------------------------------------------------------- certificates

@@ -3,7 +3,6 @@ down and the SMS request reaches the provider fake through the monitor's /alertm
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -15,20 +14,11 @@ import pytest
 from uptime import alertmanager, promexport
 from uptime.server import MonitorServer
 
+from infra.local.lifecycle.ports import wait_port
 from tests.monitoring.conftest import FakeClock, ProviderFake, TargetServer, closed_port
 from tests.monitoring.helpers import SID, Harness, base_config
 
 pytestmark = pytest.mark.prometheus
-
-
-def wait_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"nothing listens on {port}")
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ restore (whose result replaces the cell's primary).
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from infra.errors import SlotstackError
 from infra.local.db.cluster import CellDatabase
 from infra.local.db.postgres import Node, give_to_db_user
 from infra.local.drills import backups
+from infra.local.lifecycle.ports import free_port
 
 
 def parse_time(text: str) -> datetime:
@@ -33,11 +33,6 @@ def parse_time(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def free_port() -> int:
-    """A port the kernel just reported free on 127.0.0.1 (for short-lived scratch clusters)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def choose_backup(db: CellDatabase, at: datetime) -> backups.BaseBackup:

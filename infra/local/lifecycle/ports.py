@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import time
 from dataclasses import dataclass
 
 from infra.environment import Environment
@@ -73,6 +74,24 @@ def plan(env: Environment, port_base: int | None = None) -> PortPlan:
                                  "space the cells' local.port values apart or use --port-base")
         seen[port] = owner
     return result
+
+
+def free_port() -> int:
+    """A port the kernel just reported free on 127.0.0.1 (for short-lived servers and scratch clusters)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 20.0) -> None:
+    """Return once something accepts connections on 127.0.0.1:port; SlotstackError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SlotstackError(f"nothing listens on 127.0.0.1:{port} after {timeout:g}s; see the process's log")
 
 
 def in_use(port: int) -> bool:
