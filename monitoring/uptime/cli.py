@@ -134,6 +134,25 @@ def cmd_test_notify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_heartbeat_url(args: argparse.Namespace) -> int:
+    """Print the URL a job calls when it succeeded (append /fail to report a failure)."""
+    from uptime import heartbeat
+    from uptime.service import ack_secret
+
+    cfg = _config(args)
+    beats = [t.name for t in cfg.targets if t.type == "heartbeat"]
+    if args.name not in beats:
+        raise ConfigError(f"{args.name!r} is not a heartbeat check; heartbeats: {', '.join(beats) or 'none'}")
+    store = Store(cfg.monitor.database)
+    try:
+        # The same key as the running monitor's: from the environment, else the one kept in its database.
+        secret = ack_secret(store, cfg, os.environ)
+    finally:
+        store.close()
+    print(heartbeat.url(cfg, args.name, secret))
+    return 0
+
+
 def cmd_agent(args: argparse.Namespace) -> int:
     """Run a probe agent that reports to the core."""
     from uptime.agent import Agent
@@ -197,6 +216,8 @@ def parser() -> argparse.ArgumentParser:
     p = command("test-notify", cmd_test_notify, "send a test message through a channel")
     p.add_argument("channel")
     p.add_argument("--to", help="phone number or email address")
+    p = command("heartbeat-url", cmd_heartbeat_url, "print the URL a heartbeat's job calls")
+    p.add_argument("name")
     p = command("agent", cmd_agent, "run a probe agent at a vantage point")
     p.add_argument("--core", required=True, help="URL of the core, e.g. https://uptime.example.com")
     p.add_argument("--location", required=True)

@@ -159,9 +159,11 @@ class Core:
             if any(r["updated"] < cutoff for r in bad):
                 unknown.append(target.name)
             down = [r for r in bad if r["updated"] >= cutoff]
+            # A heartbeat is judged by the core alone (the job pings it), so one location is the quorum.
+            quorum = 1 if target.type == "heartbeat" else self.config.thresholds.quorum
             if any("1" in r["history"][-settle:] for r in rows):
                 unsettled.append(target.name)
-            if len(down) >= self.config.thresholds.quorum:
+            if len(down) >= quorum:
                 kind = "flapping" if any(r["flapping"] for r in down) else down[0]["kind"] or "failing"
                 failing.append({"target": target.name, "url": target.url, "kind": kind,
                                 "error": down[0]["error"], "since": min(r["since"] for r in down),

@@ -17,7 +17,7 @@ from uptime.notice import format_duration
 # library internals), which stays in email, `uptime status` and the log.
 PUBLIC_PROBLEM = {"dns": "DNS lookup failed", "connect": "connection failed", "tls": "TLS/certificate problem",
                   "timeout": "timed out", "body": "unexpected response", "latency": "slow response",
-                  "flapping": "unstable"}
+                  "flapping": "unstable", "late": "heartbeat late", "job": "job reported a failure"}
 
 
 def public_problem(kind: str | None, status: int | None) -> str:

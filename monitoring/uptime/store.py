@@ -53,6 +53,9 @@ CREATE TABLE IF NOT EXISTS alert_groups (
     resolved_at REAL, acked_at REAL, acked_by TEXT, told TEXT NOT NULL DEFAULT '{}',
     recovered TEXT NOT NULL DEFAULT '[]', sent_at TEXT NOT NULL DEFAULT '{}');
 CREATE INDEX IF NOT EXISTS alert_groups_key ON alert_groups (group_key, resolved_at);
+CREATE TABLE IF NOT EXISTS heartbeats (
+    target TEXT PRIMARY KEY, first_seen REAL NOT NULL, last_ping REAL, ok INTEGER NOT NULL DEFAULT 1,
+    message TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS monitor_gaps (start REAL NOT NULL, end REAL NOT NULL, PRIMARY KEY (start));
 """
 
