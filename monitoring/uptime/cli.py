@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from uptime import config as configmod
-from uptime import notify
+from uptime import incidents, notify
 from uptime.clock import SystemClock, utc
 from uptime.configparse import ConfigError, parse_duration
 from uptime.core import Core, UptimeError
@@ -79,19 +79,22 @@ def cmd_status(args: argparse.Namespace) -> int:
     cells: list[dict[str, Any]] = [
         {"cell": v.cell, "down": v.down, "total": v.total, "incident": v.incident_id,
          "paging_suppressed": core.suppressed(v.cell, now)} for v in core.cells()]
-    incidents = [dict(r) for r in core.store.query(
-        "SELECT id, cell, since, acked_at, acked_by, targets FROM incidents WHERE resolved_at IS NULL ORDER BY id")]
+    with core.store.lock:
+        open_now = incidents.all_open(core.store.conn)
+    listed: list[dict[str, Any]] = [
+        {"id": i.id, "cell": i.cell, "since": i.since, "acked_at": i.acked_at, "acked_by": i.acked_by,
+         "targets": json.dumps(list(i.targets)), "flapping": i.flapping} for i in open_now]
     if args.json:
-        print(json.dumps({"cells": cells, "open_incidents": incidents}, indent=1))
+        print(json.dumps({"cells": cells, "open_incidents": listed}, indent=1))
         return 0
     for cell in cells:
         state = f"DOWN ({len(cell['down'])}/{cell['total']}: {', '.join(cell['down'])})" if cell["down"] else "up"
         quiet = f" [not paging: {cell['paging_suppressed']}]" if cell["paging_suppressed"] else ""
         print(f"{cell['cell']:<8} {state}{quiet}")
-    for row in incidents:
+    for row in listed:
         ack = f"acknowledged by {row['acked_by']}" if row["acked_at"] else "NOT acknowledged"
         print(f"incident {row['id']}: {row['cell']} since {utc(row['since']):%Y-%m-%d %H:%M} UTC, {ack}")
-    if not incidents:
+    if not listed:
         print("no open incidents")
     return 0
 
