@@ -115,7 +115,9 @@ class Agent:
         self.buffer: deque[Result] = deque(maxlen=BUFFER)  # oldest results go first when the core is away long
         self.last_contact = time.time()
         self.paged = False
-        self.scheduler = Scheduler(list(config.targets), location, config.monitor.concurrency)
+        # Heartbeats are pushed to the core; an agent has nothing to probe for them.
+        self.scheduler = Scheduler([t for t in config.targets if t.type != "heartbeat"], location,
+                                   config.monitor.concurrency)
         self.httpd = ThreadingHTTPServer(listen, self._handler())
         self.httpd.daemon_threads = True
         self.port = int(self.httpd.server_address[1])

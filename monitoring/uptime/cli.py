@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from uptime import config as configmod
-from uptime import notify
+from uptime import incidents, notify
 from uptime.clock import SystemClock, utc
 from uptime.configparse import ConfigError, parse_duration
 from uptime.core import Core, UptimeError
@@ -79,19 +79,22 @@ def cmd_status(args: argparse.Namespace) -> int:
     cells: list[dict[str, Any]] = [
         {"cell": v.cell, "down": v.down, "total": v.total, "incident": v.incident_id,
          "paging_suppressed": core.suppressed(v.cell, now)} for v in core.cells()]
-    incidents = [dict(r) for r in core.store.query(
-        "SELECT id, cell, since, acked_at, acked_by, targets FROM incidents WHERE resolved_at IS NULL ORDER BY id")]
+    with core.store.lock:
+        open_now = incidents.all_open(core.store.conn)
+    listed: list[dict[str, Any]] = [
+        {"id": i.id, "cell": i.cell, "since": i.since, "acked_at": i.acked_at, "acked_by": i.acked_by,
+         "targets": json.dumps(list(i.targets)), "flapping": i.flapping} for i in open_now]
     if args.json:
-        print(json.dumps({"cells": cells, "open_incidents": incidents}, indent=1))
+        print(json.dumps({"cells": cells, "open_incidents": listed}, indent=1))
         return 0
     for cell in cells:
         state = f"DOWN ({len(cell['down'])}/{cell['total']}: {', '.join(cell['down'])})" if cell["down"] else "up"
         quiet = f" [not paging: {cell['paging_suppressed']}]" if cell["paging_suppressed"] else ""
         print(f"{cell['cell']:<8} {state}{quiet}")
-    for row in incidents:
+    for row in listed:
         ack = f"acknowledged by {row['acked_by']}" if row["acked_at"] else "NOT acknowledged"
         print(f"incident {row['id']}: {row['cell']} since {utc(row['since']):%Y-%m-%d %H:%M} UTC, {ack}")
-    if not incidents:
+    if not listed:
         print("no open incidents")
     return 0
 
@@ -131,6 +134,25 @@ def cmd_test_notify(args: argparse.Namespace) -> int:
                     since=SystemClock().now(), product=cfg.monitor.product)
     notify.build(channel).send(notice, args.to)
     print(f"test notification sent via {args.channel}")
+    return 0
+
+
+def cmd_heartbeat_url(args: argparse.Namespace) -> int:
+    """Print the URL a job calls when it succeeded (append /fail to report a failure)."""
+    from uptime import heartbeat
+    from uptime.service import ack_secret
+
+    cfg = _config(args)
+    beats = [t.name for t in cfg.targets if t.type == "heartbeat"]
+    if args.name not in beats:
+        raise ConfigError(f"{args.name!r} is not a heartbeat check; heartbeats: {', '.join(beats) or 'none'}")
+    store = Store(cfg.monitor.database)
+    try:
+        # The same key as the running monitor's: from the environment, else the one kept in its database.
+        secret = ack_secret(store, cfg, os.environ)
+    finally:
+        store.close()
+    print(heartbeat.url(cfg, args.name, secret))
     return 0
 
 
@@ -197,6 +219,8 @@ def parser() -> argparse.ArgumentParser:
     p = command("test-notify", cmd_test_notify, "send a test message through a channel")
     p.add_argument("channel")
     p.add_argument("--to", help="phone number or email address")
+    p = command("heartbeat-url", cmd_heartbeat_url, "print the URL a heartbeat's job calls")
+    p.add_argument("name")
     p = command("agent", cmd_agent, "run a probe agent at a vantage point")
     p.add_argument("--core", required=True, help="URL of the core, e.g. https://uptime.example.com")
     p.add_argument("--location", required=True)

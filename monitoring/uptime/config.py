@@ -40,8 +40,30 @@ class JsonCheck:
 
 
 @dataclass(frozen=True)
+class DnsCheck:
+    """A DNS check: ``name``'s ``record`` set, asked of the server in the target's URL, must contain ``expect``."""
+
+    name: str
+    record: str = "A"
+    expect: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """A push check: the job pings at least every ``every`` seconds; later than ``grace`` after that it fails."""
+
+    every: float
+    grace: float
+
+
+CHECK_TYPES = ("http", "tcp", "tls", "dns", "heartbeat")
+URL_SCHEMES = {"http": ("http", "https"), "tcp": ("tcp",), "tls": ("tls",), "dns": ("dns",)}
+DNS_RECORDS = ("A", "AAAA", "CNAME", "MX", "NS", "TXT", "SRV", "CAA", "PTR", "SOA")
+
+
+@dataclass(frozen=True)
 class Target:
-    """One HTTP(S) check of one cell."""
+    """One check of one cell: HTTP(S) (the default), TCP connect, TLS on any port, DNS, or a heartbeat."""
 
     name: str
     cell: str
@@ -58,6 +80,9 @@ class Target:
     interval: float = 30.0
     timeout: float = 10.0
     ca_file: str | None = None
+    type: str = "http"
+    dns: DnsCheck | None = None
+    heartbeat: Heartbeat | None = None
 
 
 @dataclass(frozen=True)
@@ -201,10 +226,21 @@ def _flapping(sec: Section) -> FlapPolicy:
     return FlapPolicy(window=sec.integer("window", default.window, 4, 100), low=float(low), high=float(high))
 
 
-def _check_url(url: str, key: str) -> None:
+_URL_EXAMPLES = {"http": "https://eu.example.com/healthz", "tcp": "tcp://db.eu.example.com:5432",
+                 "tls": "tls://smtp.eu.example.com:465", "dns": "dns://1.1.1.1:53"}
+
+
+def _check_url(url: str, key: str, kind: str = "http") -> None:
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{key}: {url!r} is not an http(s) URL with a host (e.g. https://eu.example.com/healthz)")
+    schemes = URL_SCHEMES[kind]
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in schemes or not parts.hostname or (kind in ("tcp", "tls") and not port):
+        port_part = "" if kind == "dns" else ":PORT"
+        need = "an http(s) URL with a host" if kind == "http" else f"a {schemes[0]}://HOST{port_part} URL"
+        raise ConfigError(f"{key}: {url!r} is not {need} (e.g. {_URL_EXAMPLES[kind]})")
 
 
 def _targets(root: Section, defaults: Section) -> tuple[Target, ...]:
@@ -227,11 +263,32 @@ def _targets(root: Section, defaults: Section) -> tuple[Target, ...]:
 def _target(sec: Section, defaults: Section) -> Target:
     sec.reject_unknown(
         ["name", "cell", "url", "method", "headers", "expect_status", "body_contains", "body_regex", "json",
-         "latency_budget", "cert_warn_days", "cert_critical_days", "interval", "timeout", "ca_file"]
+         "latency_budget", "cert_warn_days", "cert_critical_days", "interval", "timeout", "ca_file", "type", "dns",
+         "every", "grace"]
     )
     name = sec.text("name", pattern=NAME)
-    url = sec.text("url")
-    _check_url(url, sec.key("url"))
+    kind = sec.text("type", "http")
+    if kind not in CHECK_TYPES:
+        raise ConfigError(f"{sec.key('type')}: {kind!r} is not a check type; allowed: {', '.join(CHECK_TYPES)}")
+    if kind != "http":
+        _only_http(sec, kind)
+    heartbeat = None
+    if kind == "heartbeat":
+        if sec.has("url"):
+            raise ConfigError(f"{sec.key('url')}: a heartbeat has no URL to probe; the job calls the monitor "
+                              "(`uptime heartbeat-url NAME` prints the address)")
+        url = f"heartbeat://{name}"
+        every = sec.duration("every", minimum=1)
+        heartbeat = Heartbeat(every, sec.duration("grace", f"{max(every * 0.1, 60):g}s"))
+    else:
+        for key in ("every", "grace"):
+            if sec.has(key):
+                raise ConfigError(f"{sec.key(key)}: only a heartbeat (type: heartbeat) has {key}")
+        url = sec.text("url")
+        _check_url(url, sec.key("url"), kind)
+    dns = _dns(sec) if kind == "dns" else None
+    if kind != "dns" and sec.has("dns"):
+        raise ConfigError(f"{sec.key('dns')}: only a DNS check (type: dns) has dns settings")
     method = sec.text("method", "GET").upper()
     if method not in ("GET", "HEAD", "POST", "PUT", "OPTIONS"):
         raise ConfigError(f"{sec.key('method')}: {method!r} not allowed; use GET, HEAD, POST, PUT or OPTIONS")
@@ -274,7 +331,26 @@ def _target(sec: Section, defaults: Section) -> Target:
         body_contains=sec.opt_str("body_contains"), body_regex=regex, json=json_check,
         latency_budget=sec.duration("latency_budget") if sec.has("latency_budget") else None,
         cert_warn_days=warn, cert_critical_days=critical, interval=interval, timeout=timeout, ca_file=ca_file,
+        type=kind, dns=dns, heartbeat=heartbeat,
     )
+
+
+_HTTP_ONLY = ("method", "headers", "expect_status", "body_contains", "body_regex", "json", "latency_budget")
+
+
+def _only_http(sec: Section, kind: str) -> None:
+    for key in _HTTP_ONLY:
+        if sec.has(key):
+            raise ConfigError(f"{sec.key(key)}: {key} applies to HTTP checks; this target is type {kind}")
+
+
+def _dns(sec: Section) -> DnsCheck:
+    dns = sec.sub("dns")
+    dns.reject_unknown(["name", "record", "expect"])
+    record = dns.text("record", "A").upper()
+    if record not in DNS_RECORDS:
+        raise ConfigError(f"{dns.key('record')}: {record!r} is not a record type; allowed: {', '.join(DNS_RECORDS)}")
+    return DnsCheck(dns.text("name"), record, tuple(dns.str_list("expect", [])))
 
 
 def _channels(sec: Section) -> dict[str, Channel]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from dataclasses import dataclass
 
-from uptime import flapping, history, state
+from uptime import flapping, history, incidents, state
 from uptime.clock import Clock
 from uptime.config import Config
 from uptime.metrics import Metrics
@@ -81,8 +80,7 @@ class Core:
             self._alive(conn, now)
             if self.metrics:
                 for cell in self.config.cells():
-                    open_now = conn.execute("SELECT 1 FROM incidents WHERE cell = ? AND resolved_at IS NULL",
-                                            (cell,)).fetchone()
+                    open_now = incidents.open_for(conn, cell) is not None
                     self.metrics.incidents.labels(cell).set(1 if open_now else 0)
         return away
 
@@ -128,9 +126,7 @@ class Core:
                             "started" if flaps else "stopped", flapping.percent(recent, th.flapping))
             # Re-evaluating a cell costs a query per target; only a state change or an open incident
             # (whose failure list must stay current) can change the outcome.
-            if new.state != current.state or flaps != was_flapping or conn.execute(
-                "SELECT 1 FROM incidents WHERE cell = ? AND resolved_at IS NULL", (result.cell,)
-            ).fetchone():
+            if new.state != current.state or flaps != was_flapping or incidents.open_for(conn, result.cell):
                 self._evaluate_cell(conn, result.cell)
         if self.metrics:
             self.metrics.observe(result)
@@ -159,9 +155,11 @@ class Core:
             if any(r["updated"] < cutoff for r in bad):
                 unknown.append(target.name)
             down = [r for r in bad if r["updated"] >= cutoff]
+            # A heartbeat is judged by the core alone (the job pings it), so one location is the quorum.
+            quorum = 1 if target.type == "heartbeat" else self.config.thresholds.quorum
             if any("1" in r["history"][-settle:] for r in rows):
                 unsettled.append(target.name)
-            if len(down) >= self.config.thresholds.quorum:
+            if len(down) >= quorum:
                 kind = "flapping" if any(r["flapping"] for r in down) else down[0]["kind"] or "failing"
                 failing.append({"target": target.name, "url": target.url, "kind": kind,
                                 "error": down[0]["error"], "since": min(r["since"] for r in down),
@@ -172,75 +170,55 @@ class Core:
         check = self._check(conn, cell)
         failing, total = check.failing, check.total
         now = self.clock.now()
-        incident = conn.execute("SELECT * FROM incidents WHERE cell = ? AND resolved_at IS NULL", (cell,)).fetchone()
+        incident = incidents.open_for(conn, cell)
         if failing and incident is None:
             incident = self._relapse(conn, cell, now)
         flaps = any(f["kind"] == "flapping" for f in failing)
         if failing and incident is None:
-            since = min(float(str(f["since"])) for f in failing)
-            conn.execute(
-                "INSERT INTO incidents (cell, opened_at, since, targets, failures, total, peak, flapping)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (cell, now, since, json.dumps([f["target"] for f in failing]), json.dumps(failing), total,
-                 len(failing), int(flaps)),
-            )
+            incidents.create(conn, cell, now, failing, total, flaps)
             log.warning("incident opened for cell %s: %d/%d checks failing", cell, len(failing), total)
         elif failing and incident is not None:
-            names = list(dict.fromkeys([*json.loads(incident["targets"]), *(str(f["target"]) for f in failing)]))
-            conn.execute("UPDATE incidents SET targets = ?, failures = ?, total = ?, peak = MAX(peak, ?),"
-                         " flapping = MAX(flapping, ?) WHERE id = ?",
-                         (json.dumps(names), json.dumps(failing), total, len(failing), int(flaps), incident["id"]))
+            incidents.update_failing(conn, incident, failing, total, flaps)
         elif not failing and incident is not None and check.unknown:
-            log.info("incident %s for cell %s stays open until %s are probed again", incident["id"], cell,
+            log.info("incident %s for cell %s stays open until %s are probed again", incident.id, cell,
                      ", ".join(check.unknown))
-        elif not failing and incident is not None and incident["flapping"] and check.unsettled:
+        elif not failing and incident is not None and incident.flapping and check.unsettled:
             pass  # a flapping cell recovers only once its checks have been up for half a flap window
         elif not failing and incident is not None:
-            conn.execute("UPDATE incidents SET resolved_at = ? WHERE id = ?", (now, incident["id"]))
-            # Pages that never got through are moot now; recovery goes only to those who were paged.
-            conn.execute("UPDATE notifications SET status = 'cancelled' WHERE incident_id = ? AND status = 'pending'"
-                         " AND event NOT LIKE 'recovery%'", (incident["id"],))
-            log.warning("incident %s for cell %s resolved", incident["id"], cell)
+            incidents.resolve(conn, incident.id, now)
+            log.warning("incident %s for cell %s resolved", incident.id, cell)
         if self.metrics:
-            still_open = failing or (incident is not None and (check.unknown or (incident["flapping"]
+            still_open = failing or (incident is not None and (check.unknown or (incident.flapping
                                                                               and check.unsettled)))
             self.metrics.incidents.labels(cell).set(1 if still_open else 0)
 
-    def _relapse(self, conn: sqlite3.Connection, cell: str, now: float) -> sqlite3.Row | None:
+    def _relapse(self, conn: sqlite3.Connection, cell: str, now: float) -> incidents.Incident | None:
         """Reopen the cell's last incident if it resolved within one flap window: the cell is flapping.
 
         Its people were paged already; a new incident would page them again for the same trouble. The
         window is as long as the flap history of the cell's fastest check (window + 1 results).
         """
-        last = conn.execute("SELECT * FROM incidents WHERE cell = ? AND resolved_at IS NOT NULL ORDER BY id DESC"
-                            " LIMIT 1", (cell,)).fetchone()
-        if last is None:
+        last = incidents.last_resolved(conn, cell)
+        if last is None or last.resolved_at is None:
             return None
         fastest = min(t.interval for t in self.config.cell_targets(cell))
-        if now - float(last["resolved_at"]) > (self.config.thresholds.flapping.window + 1) * fastest:
+        if now - last.resolved_at > (self.config.thresholds.flapping.window + 1) * fastest:
             return None
-        conn.execute("UPDATE incidents SET resolved_at = NULL, recovery_planned = 0, flapping = 1,"
-                     " reopened = reopened + 1 WHERE id = ?", (last["id"],))
         log.warning("cell %s failed again %.0fs after incident %s resolved: reopened as flapping", cell,
-                    now - float(last["resolved_at"]), last["id"])
-        return conn.execute("SELECT * FROM incidents WHERE id = ?", (last["id"],)).fetchone()
+                    now - last.resolved_at, last.id)
+        return incidents.reopen(conn, last.id)
 
     # -- people ------------------------------------------------------------------------------------
 
     def ack(self, incident_id: int, by: str) -> bool:
         """Acknowledge an incident: stops escalation and reminders. False if it was already acknowledged."""
         with self.store.tx() as conn:
-            row = conn.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
-            if row is None:
-                raise UptimeError(f"incident {incident_id} does not exist; `uptime status` lists open incidents")
-            if row["acked_at"] is not None:
-                return False
-            conn.execute("UPDATE incidents SET acked_at = ?, acked_by = ? WHERE id = ?",
-                         (self.clock.now(), by, incident_id))
-            conn.execute("UPDATE notifications SET status = 'cancelled' WHERE incident_id = ? AND status = 'pending'"
-                         " AND event NOT LIKE 'recovery%'", (incident_id,))
-        log.info("incident %s acknowledged by %s", incident_id, by)
-        return True
+            fresh = incidents.acknowledge(conn, incident_id, by, self.clock.now())
+        if fresh is None:
+            raise UptimeError(f"incident {incident_id} does not exist; `uptime status` lists open incidents")
+        if fresh:
+            log.info("incident %s acknowledged by %s", incident_id, by)
+        return fresh
 
     def silence(self, cell: str, starts_at: float, ends_at: float, reason: str, by: str) -> int:
         """A one-off silence for a cell: failures are recorded, nobody is paged."""
@@ -268,8 +246,8 @@ class Core:
         for cell in self.config.cells():
             with self.store.lock:
                 check = self._check(self.store.conn, cell)
-            row = self.store.one("SELECT id, flapping FROM incidents WHERE cell = ? AND resolved_at IS NULL",
-                                 (cell,))
+                incident = incidents.open_for(self.store.conn, cell)
             out.append(CellView(cell, [str(f["target"]) for f in check.failing], check.total,
-                                row["id"] if row else None, tuple(check.unknown), bool(row and row["flapping"])))
+                                incident.id if incident else None, tuple(check.unknown),
+                                bool(incident and incident.flapping)))
         return out

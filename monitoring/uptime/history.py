@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from uptime import incidents
 from uptime.probe import Result
 from uptime.store import Store
 
@@ -38,11 +39,7 @@ def prune(store: Store, now: float) -> dict[str, int]:
         raw = conn.execute("DELETE FROM results WHERE ts < ?", (now - RAW_RETENTION,)).rowcount
         minute = conn.execute("DELETE FROM rollup_minute WHERE bucket < ?", (now - ROLLUP_RETENTION,)).rowcount
         hour = conn.execute("DELETE FROM rollup_hour WHERE bucket < ?", (now - ROLLUP_RETENTION,)).rowcount
-        conn.execute(
-            "DELETE FROM notifications WHERE incident_id IN (SELECT id FROM incidents WHERE resolved_at < ?)",
-            (now - ROLLUP_RETENTION,),
-        )
-        conn.execute("DELETE FROM incidents WHERE resolved_at < ?", (now - ROLLUP_RETENTION,))
+        incidents.prune(conn, now - ROLLUP_RETENTION)
     return {"results": raw, "rollup_minute": minute, "rollup_hour": hour}
 
 

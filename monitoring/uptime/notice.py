@@ -142,8 +142,8 @@ def sms_text(notice: Notice) -> str:
     if notice.event == "flapping":
         names = ", ".join(dict.fromkeys(f.target for f in notice.failures)) or "checks"
         tail = f" Ack: {notice.ack_url}" if notice.ack_url and not notice.acked_by else ""
-        return _fit(f"{tag} FLAPPING {notice.cell}: {names} keep failing and recovering since {since} UTC; "
-                    "no more pages until stable.", tail)
+        return _fit(f"{tag} FLAPPING {notice.cell}: {names} failing on and off since {since} UTC; no more pages "
+                    "until stable.", tail)
     if notice.event == "ack":
         at = utc(notice.acked_at or notice.since).strftime("%H:%M")
         return _fit(f"{tag} ACKED {notice.cell} by {notice.acked_by} at {at} UTC: {notice.down}/{notice.total} "

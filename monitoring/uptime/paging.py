@@ -13,8 +13,9 @@ import re
 import sqlite3
 from collections.abc import Mapping
 
-from uptime import tokens
+from uptime import incidents, tokens
 from uptime.core import Core
+from uptime.incidents import Incident
 from uptime.notice import Failure, Notice
 from uptime.notify import Notifier, NotifyError
 from uptime.schedule import ONCALL, ONCALL_NEXT
@@ -24,11 +25,6 @@ log = logging.getLogger("uptime.paging")
 BACKOFF_BASE = 10.0
 BACKOFF_MAX = 600.0
 MAX_ATTEMPTS = 12
-
-
-def failing_keys(incident: sqlite3.Row) -> set[str]:
-    """``target@location`` for every failing check of an incident as it stands."""
-    return {f"{f['target']}@{loc}" for f in json.loads(incident["failures"]) for loc in f.get("locations", [])}
 
 
 def _label(key: str, with_location: bool) -> str:
@@ -50,26 +46,26 @@ class Pager:
 
     # -- planning ----------------------------------------------------------------------------------
 
-    def notice(self, incident: sqlite3.Row, event: str, worse: tuple[str, ...] = (),
+    def notice(self, incident: Incident, event: str, worse: tuple[str, ...] = (),
                better: tuple[str, ...] = ()) -> Notice:
         """The notice for ``incident`` as it stands now."""
         mon = self.core.config.monitor
         failures = tuple(Failure(str(f["target"]), str(f["url"]), str(f["kind"]), str(f["error"]))
-                         for f in json.loads(incident["failures"]))
-        resolved = incident["resolved_at"] is not None
+                         for f in incident.failures)
+        resolved = incident.resolved_at is not None
         if resolved:
             # A recovery names every check that failed during the incident, not only the last ones.
             known = {f.target: f for f in failures}
             failures = tuple(known.get(name) or Failure(name, self._url(name), "failing", "")
-                             for name in json.loads(incident["targets"]))
+                             for name in incident.targets)
         return Notice(
-            incident_id=int(incident["id"]), cell=incident["cell"], event=event, resolved=resolved,
-            down=int(incident["peak"]) if resolved else len(failures), total=int(incident["total"]),
-            since=float(incident["since"]), failures=failures, resolved_at=incident["resolved_at"],
-            ack_url=f"{mon.public_url}/ack/{tokens.sign(int(incident['id']), self.ack_secret)}",
+            incident_id=incident.id, cell=incident.cell, event=event, resolved=resolved,
+            down=incident.peak if resolved else len(failures), total=incident.total,
+            since=incident.since, failures=failures, resolved_at=incident.resolved_at,
+            ack_url=f"{mon.public_url}/ack/{tokens.sign(incident.id, self.ack_secret)}",
             status_url=f"{mon.public_url}/status/", runbook_url=mon.runbook_url, product=mon.product,
-            acked_by=incident["acked_by"] or "", acked_at=incident["acked_at"], worse=worse, better=better,
-            flapping=bool(incident["flapping"]),
+            acked_by=incident.acked_by or "", acked_at=incident.acked_at, worse=worse, better=better,
+            flapping=incident.flapping,
         )
 
     def _url(self, name: str) -> str:
@@ -107,89 +103,89 @@ class Pager:
         now = self.core.clock.now()
         cfg = self.core.config
         policy = cfg.escalation
-        for incident in self.core.store.query("SELECT * FROM incidents WHERE resolved_at IS NULL"):
-            why = self.core.suppressed(incident["cell"], now)
+        with self.core.store.lock:
+            open_now = incidents.all_open(self.core.store.conn)
+        for incident in open_now:
+            why = self.core.suppressed(incident.cell, now)
             with self.core.store.tx() as conn:
                 if why:
-                    conn.execute("UPDATE incidents SET suppressed = 1 WHERE id = ?", (incident["id"],))
+                    incidents.mark(conn, incident.id, suppressed=1)
                     continue
-                base = incident["page_base"]
+                base = incident.page_base
                 if base is None:
                     # Paging starts when the incident is first outside maintenance and silences.
-                    base = max(float(incident["opened_at"]), now if incident["suppressed"] else 0.0)
-                    conn.execute("UPDATE incidents SET page_base = ? WHERE id = ?", (base, incident["id"]))
-                if incident["acked_at"] is not None:
+                    base = max(incident.opened_at, now if incident.suppressed else 0.0)
+                    incidents.mark(conn, incident.id, page_base=base)
+                if incident.acked_at is not None:
                     self._plan_ack(conn, incident, now)
                     self._plan_flapping(conn, incident, now)
-                    self._plan_news(conn, int(incident["id"]), now)
+                    self._plan_news(conn, incident.id, now)
                     continue
                 for index, step in enumerate(policy.steps):
-                    if index > incident["notified_step"] + 1 or now < base + cfg.thresholds.group_wait + step.after:
+                    if index > incident.notified_step + 1 or now < base + cfg.thresholds.group_wait + step.after:
                         break
                     event = f"page-{index}"
                     if conn.execute("SELECT 1 FROM notifications WHERE incident_id = ? AND event = ?",
-                                    (incident["id"], event)).fetchone():
+                                    (incident.id, event)).fetchone():
                         continue
                     recipients = self.recipients(step.notify, step.channels, now)
                     if not recipients:
                         # Nobody reachable in this step: say so and let escalation move on, never stall.
                         log.error("escalation step %d of incident %s has no reachable recipient", index,
-                                  incident["id"])
-                        conn.execute("UPDATE incidents SET notified_step = MAX(notified_step, ?) WHERE id = ?",
-                                     (index, incident["id"]))
+                                  incident.id)
+                        incidents.step_skipped(conn, incident.id, index)
                         continue
                     self._insert(conn, incident, event, recipients, now)
                 every = policy.reminder_every
-                last = incident["last_notified_at"]
-                if every and incident["notified_step"] >= 0 and last is not None and now >= last + every:
-                    self._insert(conn, incident, f"reminder-{incident['reminders'] + 1}",
-                                 self._paged(conn, incident["id"]), now)
+                last = incident.last_notified_at
+                if every and incident.notified_step >= 0 and last is not None and now >= last + every:
+                    self._insert(conn, incident, f"reminder-{incident.reminders + 1}",
+                                 self._paged(conn, incident.id), now)
                 self._plan_flapping(conn, incident, now)
-                self._plan_news(conn, int(incident["id"]), now)
+                self._plan_news(conn, incident.id, now)
         self._plan_certificate_warnings(now)
-        for incident in self.core.store.query(
-            "SELECT * FROM incidents WHERE resolved_at IS NOT NULL AND recovery_planned = 0"
-        ):
+        with self.core.store.lock:
+            due = incidents.recoveries_due(self.core.store.conn)
+        for incident in due:
             with self.core.store.tx() as conn:
                 # A reopened (flapping) incident recovers again: each recovery is its own notice.
-                event = "recovery" if not incident["reopened"] else f"recovery-{incident['reopened'] + 1}"
-                self._insert(conn, incident, event, self._paged(conn, incident["id"]), now)
-                conn.execute("UPDATE incidents SET recovery_planned = 1 WHERE id = ?", (incident["id"],))
+                event = "recovery" if not incident.reopened else f"recovery-{incident.reopened + 1}"
+                self._insert(conn, incident, event, self._paged(conn, incident.id), now)
+                incidents.mark(conn, incident.id, recovery_planned=1)
 
-    def _plan_ack(self, conn: sqlite3.Connection, incident: sqlite3.Row, now: float) -> None:
+    def _plan_ack(self, conn: sqlite3.Connection, incident: Incident, now: float) -> None:
         """Tell everyone who was paged who acknowledged and when, once."""
-        if incident["ack_told"]:
+        if incident.ack_told:
             return
-        self._insert(conn, incident, "ack", self._paged(conn, incident["id"]), now)
-        conn.execute("UPDATE incidents SET ack_told = 1 WHERE id = ?", (incident["id"],))
+        self._insert(conn, incident, "ack", self._paged(conn, incident.id), now)
+        incidents.mark(conn, incident.id, ack_told=1)
 
-    def _plan_flapping(self, conn: sqlite3.Connection, incident: sqlite3.Row, now: float) -> None:
+    def _plan_flapping(self, conn: sqlite3.Connection, incident: Incident, now: float) -> None:
         """Tell whoever was paged, once, that the cell flaps and will not page again until it is stable."""
-        if incident["flapping"] and not incident["flap_told"] and incident["notified_step"] >= 0:
-            self._insert(conn, incident, "flapping", self._paged(conn, incident["id"]), now)
-            conn.execute("UPDATE incidents SET flap_told = 1 WHERE id = ?", (incident["id"],))
+        if incident.flapping and not incident.flap_told and incident.notified_step >= 0:
+            self._insert(conn, incident, "flapping", self._paged(conn, incident.id), now)
+            incidents.mark(conn, incident.id, flap_told=1)
 
     def _plan_news(self, conn: sqlite3.Connection, incident_id: int, now: float) -> None:
         """A cell that got worse (more checks or locations failing) or better without recovering is news
         for everyone who was paged, acknowledged or not; each change is told once."""
-        incident = conn.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
-        if incident["notified_step"] < 0:
+        incident = incidents.get(conn, incident_id)
+        if incident is None or incident.notified_step < 0:
             return  # nobody has heard of it yet: the first page will carry the current picture
-        current = failing_keys(incident)
-        told = set(json.loads(incident["told"]))
+        current = incident.failing_keys()
+        told = set(incident.told)
         if not told:  # a database from before updates were told: start from what is failing now
-            conn.execute("UPDATE incidents SET told = ? WHERE id = ?", (json.dumps(sorted(current)), incident_id))
+            incidents.mark(conn, incident_id, told=json.dumps(sorted(current)))
             return
         if not current or current == told:
             return  # nothing fails any more (recovery is its own notice) or nothing changed
         many = len(self.core.config.monitor.locations) > 1
         worse = tuple(_label(k, many) for k in sorted(current - told))
         better = tuple(_label(k, many) for k in sorted(told - current))
-        updates = int(incident["updates"]) + 1
+        updates = incident.updates + 1
         self._insert(conn, incident, f"update-{updates}", self._paged(conn, incident_id), now,
                      worse=tuple(dict.fromkeys(worse)), better=tuple(dict.fromkeys(better)))
-        conn.execute("UPDATE incidents SET told = ?, updates = ? WHERE id = ?",
-                     (json.dumps(sorted(current)), updates, incident_id))
+        incidents.mark(conn, incident_id, told=json.dumps(sorted(current)), updates=updates)
 
     def _plan_certificate_warnings(self, now: float) -> None:
         """Email (never SMS) the first step's people once per certificate that entered its warning window."""
@@ -226,19 +222,18 @@ class Pager:
         ).fetchall()
         return list(dict.fromkeys((r["channel"], r["recipient"]) for r in rows))
 
-    def _insert(self, conn: sqlite3.Connection, incident: sqlite3.Row, event: str,
+    def _insert(self, conn: sqlite3.Connection, incident: Incident, event: str,
                 recipients: list[tuple[str, str]], now: float, worse: tuple[str, ...] = (),
                 better: tuple[str, ...] = ()) -> None:
         notice = self.notice(incident, event, worse, better).to_json()
         if event.startswith(("page-", "reminder-")):
             # A page carries the whole current picture, so later news is measured against it.
-            conn.execute("UPDATE incidents SET told = ? WHERE id = ?",
-                         (json.dumps(sorted(failing_keys(incident))), incident["id"]))
+            incidents.mark(conn, incident.id, told=json.dumps(sorted(incident.failing_keys())))
         for channel, recipient in recipients:
             conn.execute(
                 "INSERT OR IGNORE INTO notifications (incident_id, event, channel, recipient, notice, status,"
                 " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-                (incident["id"], event, channel, recipient, notice, now, now),
+                (incident.id, event, channel, recipient, notice, now, now),
             )
 
     # -- delivery ----------------------------------------------------------------------------------
@@ -275,8 +270,7 @@ class Pager:
             match = re.fullmatch(r"(page|reminder)-(\d+)", row["event"])
             if match:
                 column = "notified_step" if match[1] == "page" else "reminders"
-                conn.execute(f"UPDATE incidents SET {column} = MAX({column}, ?), last_notified_at = ? WHERE id = ?",
-                             (int(match[2]), now, row["incident_id"]))
+                incidents.reached(conn, int(row["incident_id"]), column, int(match[2]), now)
         log.info("sent %s of incident %s via %s to %s", row["event"], row["incident_id"], row["channel"],
                  row["recipient"])
         if self.core.metrics:

@@ -25,7 +25,7 @@ from uptime.config import Target
 _NAME_ERRORS: tuple[type[BaseException], ...] = tuple(
     t for t in (getattr(urllib3.exceptions, "NameResolutionError", None), socket.gaierror) if isinstance(t, type)
 )
-KINDS = ("dns", "connect", "tls", "timeout", "status", "body", "latency")
+KINDS = ("dns", "connect", "tls", "timeout", "status", "body", "latency", "late", "job")
 MAX_BODY = 1 << 20  # a health endpoint larger than 1 MiB is itself a finding; stop reading there
 
 
@@ -49,6 +49,10 @@ class Result:
 def probe(target: Target, location: str = "local", now: float | None = None) -> Result:
     """Probe ``target`` once; never raises for a failing target."""
     started = time.time() if now is None else now
+    if target.type != "http":
+        from uptime.checks import PROBERS  # the other protocols import this module's Result
+
+        return PROBERS[target.type](target, location, started)
     t0 = time.perf_counter()
     status: int | None = None
     expiry: float | None = None
@@ -243,5 +247,9 @@ def _fetch_leaf_expiry(target: Target) -> float | None:
     return _expiry(der) if der else None
 
 
-def _expiry(der: bytes) -> float:
+def cert_expiry(der: bytes) -> float:
+    """The expiry (UNIX seconds) of a DER certificate."""
     return x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
+
+
+_expiry = cert_expiry

@@ -14,6 +14,7 @@ import re
 from datetime import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -47,11 +48,30 @@ def _json_pattern(target: Target) -> str | None:
     return rf'"{re.escape(key)}"\s*:\s*{re.escape(value)}{end}'
 
 
+def exportable(config: Config) -> list[Target]:
+    """The targets Prometheus can probe: all but heartbeats (a job pushes those to the monitor)."""
+    return [t for t in config.targets if t.type != "heartbeat"]
+
+
+def _address(target: Target) -> str:
+    """What blackbox_exporter's ``target`` parameter is for this check: a URL, or HOST:PORT."""
+    if target.type == "http":
+        return target.url
+    parts = urlsplit(target.url)
+    return f"{parts.hostname}:{parts.port or 53}"
+
+
 def limits(config: Config) -> list[tuple[str, str]]:
     """(severity, message) for each check the export cannot carry over exactly: ``cannot`` (dropped) or
     ``approximate`` (exported, but weaker than the monitor's own check)."""
     out = []
     for target in config.targets:
+        if target.type == "heartbeat":
+            out.append(("cannot", f"{target.name}: a heartbeat is pushed by its job to the monitor; Prometheus "
+                                  "and blackbox_exporter only pull, so keep this check on the uptime monitor"))
+        if target.dns is not None and len(target.dns.expect) > 1:
+            out.append(("approximate", f"{target.name}: blackbox_exporter checks that one of the "
+                                       f"{len(target.dns.expect)} expected records is in the answer, not all"))
         check = target.json
         if check is not None and isinstance(check.equals, dict | list):
             out.append(("cannot", f"{target.name}: json.equals is a {type(check.equals).__name__}; "
@@ -65,7 +85,10 @@ def limits(config: Config) -> list[tuple[str, str]]:
 def blackbox(config: Config) -> dict[str, Any]:
     """blackbox_exporter modules mirroring each target's checks (see :func:`limits` for what they cannot)."""
     modules: dict[str, Any] = {}
-    for target in config.targets:
+    for target in exportable(config):
+        if target.type != "http":
+            modules[_module(target)] = _other_module(target)
+            continue
         http: dict[str, Any] = {"method": target.method, "valid_status_codes": list(target.expect_status),
                                 "preferred_ip_protocol": "ip4", "follow_redirects": False}
         if target.headers:
@@ -88,17 +111,39 @@ def blackbox(config: Config) -> dict[str, Any]:
     return {"modules": modules}
 
 
+def _other_module(target: Target) -> dict[str, Any]:
+    """The tcp and dns prober modules (TLS is the tcp prober with ``tls: true``)."""
+    timeout = _seconds(target.timeout)
+    if target.type == "dns" and target.dns is not None:
+        dns: dict[str, Any] = {"query_name": target.dns.name, "query_type": target.dns.record,
+                               "valid_rcodes": ["NOERROR"], "preferred_ip_protocol": "ip4",
+                               "transport_protocol": "udp"}
+        if target.dns.expect:
+            dns["validate_answer_rrs"] = {"fail_if_none_matches_regexp": [
+                rf"\s{re.escape(value.rstrip('.'))}\.?$" for value in target.dns.expect]}
+        else:
+            dns["validate_answer_rrs"] = {"fail_if_none_matches_regexp": [".*"]}  # at least one record
+        return {"prober": "dns", "timeout": timeout, "dns": dns}
+    tcp: dict[str, Any] = {"preferred_ip_protocol": "ip4"}
+    if target.type == "tls":
+        tcp["tls"] = True
+        tcp["tls_config"] = {"server_name": urlsplit(target.url).hostname,
+                             **({"ca_file": target.ca_file} if target.ca_file else {})}
+    return {"prober": "tcp", "timeout": timeout, "tcp": tcp}
+
+
 def prometheus(config: Config, blackbox_address: str, rules_file: str = "rules.yml",
                alertmanager: str = "127.0.0.1:9093") -> dict[str, Any]:
     """Scrape config: a job per location, each target relabelled through blackbox_exporter."""
     jobs = []
-    interval = min(t.interval for t in config.targets)
+    targets = exportable(config)
+    interval = min((t.interval for t in targets), default=30.0)
     for location in config.monitor.locations:
-        static = [{"targets": [t.url], "labels": {"module": _module(t), "target": t.name, "cell": t.cell,
-                                                   "location": location}} for t in config.targets]
+        static = [{"targets": [_address(t)], "labels": {"module": _module(t), "target": t.name, "cell": t.cell,
+                                                         "location": location}} for t in targets]
         jobs.append({
             "job_name": f"{JOB_PREFIX}{location}", "metrics_path": "/probe", "scrape_interval": _seconds(interval),
-            "scrape_timeout": _seconds(min(max(t.timeout for t in config.targets), interval)),
+            "scrape_timeout": _seconds(min(max((t.timeout for t in targets), default=10.0), interval)),
             "static_configs": static,
             "relabel_configs": [
                 {"source_labels": ["__address__"], "target_label": "__param_target"},
@@ -125,7 +170,7 @@ def rules(config: Config) -> dict[str, Any]:
     th = config.thresholds
     out = []
     by_interval: dict[float, list[Target]] = {}
-    for target in config.targets:
+    for target in exportable(config):
         by_interval.setdefault(target.interval, []).append(target)
     for interval, targets in sorted(by_interval.items()):
         out.append({
@@ -141,8 +186,8 @@ def rules(config: Config) -> dict[str, Any]:
         })
     for field, severity in (("cert_warn_days", "warning"), ("cert_critical_days", "page")):
         groups: dict[int, list[Target]] = {}
-        for target in config.targets:
-            if target.url.startswith("https"):
+        for target in exportable(config):
+            if target.url.startswith("https") or target.type == "tls":
                 groups.setdefault(getattr(target, field), []).append(target)
         for days, targets in sorted(groups.items()):
             out.append({
@@ -159,7 +204,7 @@ def rules(config: Config) -> dict[str, Any]:
 def rules_test(config: Config) -> dict[str, Any]:
     """promtool unit tests: one location failing pages nobody, a quorum failing pages once per target."""
     th = config.thresholds
-    target = config.targets[0]
+    target = (exportable(config) or list(config.targets))[0]
     step = int(target.interval)
     minutes = int((th.down_after + 2) * step)
     locations = list(config.monitor.locations)

@@ -55,6 +55,8 @@ class MonitorServer:
         self.posts: dict[str, PostHandler] = {}
         # Token scope -> acknowledge(id, by) -> fresh?; the empty scope is the monitor's own incidents.
         self.acks: dict[str, Callable[[int, str], bool]] = {"": core.ack}
+        # /ping/... (heartbeats) answers GET and POST alike: jobs often call it with `curl URL`.
+        self.ping: Callable[[str, bytes], tuple[int, dict[str, Any]]] | None = None
         try:
             self.httpd = ThreadingHTTPServer((host, port), _handler(self))
         except OSError as exc:
@@ -86,6 +88,9 @@ class MonitorServer:
             return 200, "text/plain; charset=utf-8", b"ok\n"
         if path == "/":
             raise Redirect("/status/")
+        if path.startswith("/ping/") and self.ping is not None:
+            status, reply = self.ping(path, b"")
+            return status, "application/json", json.dumps(reply).encode()
         if path.startswith("/ack/"):
             scope, incident = self._incident(path)
             label = f"{'alert group' if scope else 'incident'} {incident}"
@@ -110,6 +115,8 @@ class MonitorServer:
                 raise HttpError(404, str(exc)) from exc
             key = "alert_group" if scope else "incident"
             return 200, {key: incident, "acknowledged": True, "already": not fresh}
+        if path.startswith("/ping/") and self.ping is not None:
+            return self.ping(path, body)
         handler = self.posts.get(path)
         if handler is None:
             raise HttpError(404, f"nothing accepts POST at {path}")

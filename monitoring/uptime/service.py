@@ -11,12 +11,13 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry
 
-from uptime import history, notify, state, statuspage
+from uptime import heartbeat, history, notify, state, statuspage
 from uptime.clock import Clock, SystemClock
-from uptime.config import Config
+from uptime.config import Config, Target
 from uptime.core import Core
 from uptime.metrics import Metrics
 from uptime.paging import Pager
+from uptime.probe import Result, probe
 from uptime.scheduler import ProbeFn, Scheduler
 from uptime.server import MonitorServer
 from uptime.store import Store
@@ -72,15 +73,22 @@ class Service:
         # With agents at every location the core may only evaluate (probe_locally: false).
         local = list(config.targets) if config.monitor.probe_locally else []
         self.scheduler = Scheduler(local, config.monitor.location, config.monitor.concurrency,
-                                   probe_fn=probe_fn, clock=self.clock)
+                                   probe_fn=probe_fn or self._probe, clock=self.clock)
         self.stop_event = threading.Event()
         # Set when there may be something to send now, so a page does not wait for the next tick.
         self.wakes = {name: threading.Event() for name in self.notifiers}
+
+    def _probe(self, target: Target, location: str) -> Result:
+        # A heartbeat is judged from the pings in the database; everything else is probed over the network.
+        if target.type == "heartbeat":
+            return heartbeat.check(self.store, target, location, self.clock.now())
+        return probe(target, location, now=self.clock.now())
 
     def _register_endpoints(self) -> None:
         from uptime import agent, alertmanager  # optional features live in their own modules
 
         self.server.posts["/ingest"] = agent.ingest_handler(self.core, self.config, self.environ)
+        self.server.ping = heartbeat.handler(self.config, self.store, self.secret, self.clock)
         alertmanager.Receiver(self.config, self.notifiers, self.core, self.secret, self.environ).install(self.server)
 
     def run(self, duration: float | None = None) -> None:

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from uptime import history
+from uptime import history, incidents
 from uptime.clock import utc
 from uptime.core import Core
 from uptime.notice import format_duration
@@ -17,7 +17,7 @@ from uptime.notice import format_duration
 # library internals), which stays in email, `uptime status` and the log.
 PUBLIC_PROBLEM = {"dns": "DNS lookup failed", "connect": "connection failed", "tls": "TLS/certificate problem",
                   "timeout": "timed out", "body": "unexpected response", "latency": "slow response",
-                  "flapping": "unstable"}
+                  "flapping": "unstable", "late": "heartbeat late", "job": "job reported a failure"}
 
 
 def public_problem(kind: str | None, status: int | None) -> str:
@@ -61,20 +61,22 @@ def snapshot(core: Core, now: float) -> dict[str, Any]:
                         for ts, mean in history.latency_series(core.store, names, now)],
             "targets": targets,
         })
-    incidents = []
-    for row in core.store.query("SELECT * FROM incidents ORDER BY id DESC LIMIT 50"):
-        end = row["resolved_at"]
-        incidents.append({
-            "id": row["id"], "cell": row["cell"], "since": utc(row["since"]).isoformat(),
+    listed = []
+    with core.store.lock:
+        newest = incidents.recent(core.store.conn, 50)
+    for incident in newest:
+        end = incident.resolved_at
+        listed.append({
+            "id": incident.id, "cell": incident.cell, "since": utc(incident.since).isoformat(),
             "resolved_at": utc(end).isoformat() if end else None,
-            "duration": format_duration((end or now) - row["since"]),
-            "acknowledged": row["acked_at"] is not None, "targets": json.loads(row["targets"]),
-            "maintenance": bool(row["suppressed"]), "flapping": bool(row["flapping"]),
+            "duration": format_duration((end or now) - incident.since),
+            "acknowledged": incident.acked_at is not None, "targets": list(incident.targets),
+            "maintenance": incident.suppressed, "flapping": incident.flapping,
         })
     gaps = [{"from": utc(start).isoformat(), "to": utc(end).isoformat(), "duration": format_duration(end - start)}
             for start, end in history.gaps(core.store, now - 90 * 86400, now)]
     return {"generated_at": utc(now).isoformat(), "product": core.config.monitor.product, "cells": cells,
-            "incidents": incidents, "monitor_gaps": gaps}
+            "incidents": listed, "monitor_gaps": gaps}
 
 
 _COLOURS = [(99.9, "#2da44e"), (99.0, "#9be9a8"), (95.0, "#d4a72c"), (0.0, "#cf222e")]

@@ -9,20 +9,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SCHEMA = """
+from uptime import incidents
+
+SCHEMA = incidents.SCHEMA + """
 CREATE TABLE IF NOT EXISTS target_state (
     target TEXT NOT NULL, location TEXT NOT NULL, state TEXT NOT NULL, count INTEGER NOT NULL,
     since REAL NOT NULL, kind TEXT, error TEXT NOT NULL DEFAULT '', updated REAL NOT NULL,
     history TEXT NOT NULL DEFAULT '', flapping INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (target, location));
-CREATE TABLE IF NOT EXISTS incidents (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, cell TEXT NOT NULL, opened_at REAL NOT NULL, since REAL NOT NULL,
-    resolved_at REAL, acked_at REAL, acked_by TEXT, targets TEXT NOT NULL DEFAULT '[]',
-    failures TEXT NOT NULL DEFAULT '[]', total INTEGER NOT NULL DEFAULT 0, peak INTEGER NOT NULL DEFAULT 0,
-    suppressed INTEGER NOT NULL DEFAULT 0, page_base REAL, notified_step INTEGER NOT NULL DEFAULT -1,
-    last_notified_at REAL, reminders INTEGER NOT NULL DEFAULT 0, recovery_planned INTEGER NOT NULL DEFAULT 0,
-    told TEXT NOT NULL DEFAULT '[]', updates INTEGER NOT NULL DEFAULT 0, ack_told INTEGER NOT NULL DEFAULT 0,
-    flapping INTEGER NOT NULL DEFAULT 0, reopened INTEGER NOT NULL DEFAULT 0, flap_told INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS incidents_open ON incidents (cell) WHERE resolved_at IS NULL;
 CREATE TABLE IF NOT EXISTS notifications (
     id INTEGER PRIMARY KEY AUTOINCREMENT, incident_id INTEGER NOT NULL, event TEXT NOT NULL,
     channel TEXT NOT NULL, recipient TEXT NOT NULL, notice TEXT NOT NULL, status TEXT NOT NULL,
@@ -53,14 +46,15 @@ CREATE TABLE IF NOT EXISTS alert_groups (
     resolved_at REAL, acked_at REAL, acked_by TEXT, told TEXT NOT NULL DEFAULT '{}',
     recovered TEXT NOT NULL DEFAULT '[]', sent_at TEXT NOT NULL DEFAULT '{}');
 CREATE INDEX IF NOT EXISTS alert_groups_key ON alert_groups (group_key, resolved_at);
+CREATE TABLE IF NOT EXISTS heartbeats (
+    target TEXT PRIMARY KEY, first_seen REAL NOT NULL, last_ping REAL, ok INTEGER NOT NULL DEFAULT 1,
+    message TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS monitor_gaps (start REAL NOT NULL, end REAL NOT NULL, PRIMARY KEY (start));
 """
 
 # Columns added after the first release: a database written by an older monitor gets them on open.
 ADDED_COLUMNS = {
-    "incidents": {"told": "TEXT NOT NULL DEFAULT '[]'", "updates": "INTEGER NOT NULL DEFAULT 0",
-                  "ack_told": "INTEGER NOT NULL DEFAULT 0", "flapping": "INTEGER NOT NULL DEFAULT 0",
-                  "reopened": "INTEGER NOT NULL DEFAULT 0", "flap_told": "INTEGER NOT NULL DEFAULT 0"},
+    "incidents": incidents.ADDED_COLUMNS,
     "target_state": {"history": "TEXT NOT NULL DEFAULT ''", "flapping": "INTEGER NOT NULL DEFAULT 0"},
 }
 

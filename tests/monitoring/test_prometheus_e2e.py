@@ -79,7 +79,7 @@ def test_target_down_pages_through_prometheus_and_alertmanager(
         form = {k: v[0] for k, v in parse_qs(provider.requests[0].body.decode()).items()}
         assert form["To"] == "+15550111"
         assert form["Body"].startswith("[slotstack] DOWN us 1/1 checks since ")
-        assert " UTC: UptimeTargetDown. Ack: https://uptime.example.com/ack/am1." in form["Body"]
+        assert " UTC: us-api: UptimeTargetDown. Ack: https://uptime.example.com/ack/am1." in form["Body"]
     finally:
         monitor.stop()
         h.close()

@@ -131,6 +131,31 @@ def test_generated_rule_tests_pass_for_other_thresholds(tmp_path: Path, down_aft
     assert rules[0]["for"] == expected_for
 
 
+def test_tcp_tls_and_dns_checks_export_to_blackbox_modules_and_heartbeats_are_named(tmp_path: Path) -> None:
+    cfg = config.parse(base_config(tmp_path, [
+        {"name": "eu-db", "cell": "eu", "type": "tcp", "url": "tcp://db.eu.example.com:5432"},
+        {"name": "eu-smtps", "cell": "eu", "type": "tls", "url": "tls://smtp.eu.example.com:465"},
+        {"name": "eu-dns", "cell": "eu", "type": "dns", "url": "dns://1.1.1.1",
+         "dns": {"name": "api.eu.example.com", "expect": ["10.0.0.7"]}},
+        {"name": "eu-backup", "cell": "eu", "type": "heartbeat", "every": "1d"},
+    ], {}))
+    promexport.write(cfg, tmp_path / "out")
+    out = tmp_path / "out"
+    assert "Config file is ok" in run("prometheus-blackbox-exporter", "--config.check", "--config.file=blackbox.yml",
+                                      cwd=out)
+    assert "SUCCESS" in run("promtool", "check", "config", "prometheus.yml", cwd=out)
+    modules = yaml.safe_load((out / "blackbox.yml").read_text())["modules"]
+    assert modules["uptime_eu_smtps"] == {"prober": "tcp", "timeout": "10s", "tcp": {
+        "preferred_ip_protocol": "ip4", "tls": True, "tls_config": {"server_name": "smtp.eu.example.com"}}}
+    assert modules["uptime_eu_dns"]["dns"]["query_name"] == "api.eu.example.com"
+    assert "uptime_eu_backup" not in modules
+    jobs = yaml.safe_load((out / "prometheus.yml").read_text())["scrape_configs"][0]["static_configs"]
+    assert [j["targets"] for j in jobs] == [["db.eu.example.com:5432"], ["smtp.eu.example.com:465"], ["1.1.1.1:53"]]
+    assert promexport.limits(cfg) == [("cannot", "eu-backup: a heartbeat is pushed by its job to the monitor; "
+                                                 "Prometheus and blackbox_exporter only pull, so keep this check on "
+                                                 "the uptime monitor")]
+
+
 def test_export_names_what_it_cannot_export_and_strict_fails(tmp_path: Path) -> None:
     from uptime import cli
 
