@@ -28,10 +28,10 @@ import uuid
 from collections.abc import Callable
 
 from argon2 import PasswordHasher
-from booking.auth import TokenHasher, new_token
-from booking.keystore import LocalKeyStore
-from booking.passwords import HASHER
-from booking.sealing import seal, unseal
+from booking.auth.passwords import HASHER
+from booking.auth.tokens import TokenHasher, new_token
+from booking.secrets.keystore import LocalKeyStore
+from booking.secrets.sealing import seal, unseal
 
 
 def median_s(fn: Callable[[], object], rounds: int) -> float:

@@ -31,7 +31,8 @@ from booking.api import (
     staff,
     users,
 )
-from booking.auth import TokenHasher
+from booking.auth.throttle import LoginThrottle
+from booking.auth.tokens import TokenHasher
 from booking.bodylimit import BodyLimitMiddleware
 from booking.calendars.addresses import private_networks_too, public_only
 from booking.calendars.fetch import FeedFetcher
@@ -44,14 +45,13 @@ from booking.errors import install_handlers
 from booking.headers import SecurityHeadersMiddleware
 from booking.images import MAX_BYTES as IMAGE_MAX_BYTES
 from booking.images import ImageStore, LocalImageStore, S3ImageStore
-from booking.keystore import KeyStore, LocalKeyStore
 from booking.mail.outbox import OutboxWorker, Sender
 from booking.mail.smtp import smtp_sender
 from booking.observability import Metrics, ObservabilityMiddleware, configure_logging
 from booking.providers import Revoker, http_revoker
 from booking.ratelimit import AddressRateLimit
+from booking.secrets.keystore import KeyStore, LocalKeyStore
 from booking.settings import Settings
-from booking.throttle import LoginThrottle
 
 
 def _utc_now() -> datetime:
@@ -149,7 +149,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
     for module in (ops, account, sessions, users, credentials, integrations, privacy, images, staff, catalog,
                    bookings, public):
         app.include_router(module.router)
-    from booking import web, web_account
+    from booking.pages import account as web_account
+    from booking.pages import booking as web
 
     app.include_router(web_account.router)  # before the public page's /{slug}: /login and /account are reserved
     app.include_router(web.router)

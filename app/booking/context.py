@@ -12,21 +12,21 @@ from typing import Any
 from fastapi import Request
 from psycopg_pool import ConnectionPool
 
-from booking.auth import ALL, Principal, TokenHasher, authenticate, parse_bearer
+from booking.auth.roles import check_role
+from booking.auth.sessions import COOKIE, check_csrf, session_principal, session_tenant
+from booking.auth.throttle import LoginThrottle
+from booking.auth.tokens import ALL, Principal, TokenHasher, authenticate, parse_bearer
 from booking.calendars.sync import FeedSync
 from booking.cells import CellDirectory
 from booking.db import Conn, global_tx, tenant_tx
 from booking.errors import ApiError
 from booking.images import ImageStore
-from booking.keystore import KeyStore
 from booking.observability import Metrics
 from booking.providers import Revoker
 from booking.ratelimit import AddressRateLimit
-from booking.roles import check_role
-from booking.sessions import COOKIE, check_csrf, session_principal, session_tenant
+from booking.secrets.keystore import KeyStore
 from booking.settings import Settings
 from booking.tenants import SLUG
-from booking.throttle import LoginThrottle
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Which scope an owner endpoint needs, by path prefix; anything else (credentials, integrations, privacy)

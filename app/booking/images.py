@@ -20,6 +20,9 @@ CONTENT_TYPES = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff
 MAX_BYTES = 2 * 1024 * 1024
 UPLOAD_TTL_S = 300
 KEY = re.compile(r"^[0-9a-f-]{36}/(logo|staff_photo)/[0-9a-f-]{36}$")
+# Uploads land under this prefix and `complete` copies the checked version to the served key: an upload URL
+# still valid after `complete` can then only overwrite a copy nobody serves.
+STAGING = "uploads/"
 
 
 def sniff_ok(content_type: str, head: bytes) -> bool:
@@ -35,6 +38,7 @@ class Stored:
     size: int
     content_type: str
     head: bytes
+    etag: str = ""
 
 
 class ImageStore(Protocol):
@@ -45,6 +49,9 @@ class ImageStore(Protocol):
 
     def stat(self, key: str) -> Stored | None:
         """The stored object's size, type and first bytes, or None if nothing was uploaded."""
+
+    def publish(self, key: str, checked: Stored) -> bool:
+        """Make the version that `stat` returned (and `complete` checked) the served one; False if it changed."""
 
     def delete(self, key: str) -> None:
         """Remove an object (a rejected upload or an erased image)."""
@@ -64,9 +71,9 @@ class S3ImageStore:
         self.cdn_url, self.strict, self.get_ttl_s = cdn_url.rstrip("/"), strict_residency, get_ttl_s
 
     def upload(self, key: str, content_type: str, size: int) -> dict[str, Any]:
-        """See `ImageStore.upload`."""
+        """See `ImageStore.upload`: the URL names a staging key, never the key that is served."""
         url = self.client.generate_presigned_url(
-            "put_object", Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type,
+            "put_object", Params={"Bucket": self.bucket, "Key": STAGING + key, "ContentType": content_type,
                                   "ContentLength": size}, ExpiresIn=UPLOAD_TTL_S)
         return {"method": "PUT", "url": url, "headers": {"Content-Type": content_type, "Content-Length": str(size)}}
 
@@ -75,16 +82,34 @@ class S3ImageStore:
         from botocore.exceptions import ClientError
 
         try:
-            obj = self.client.get_object(Bucket=self.bucket, Key=key, Range="bytes=0-15")
+            obj = self.client.get_object(Bucket=self.bucket, Key=STAGING + key, Range="bytes=0-15")
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "InvalidRange"):
                 return None
             raise
         size = int(obj["ContentRange"].rsplit("/", 1)[1]) if obj.get("ContentRange") else int(obj["ContentLength"])
-        return Stored(size=size, content_type=obj.get("ContentType", ""), head=obj["Body"].read())
+        return Stored(size=size, content_type=obj.get("ContentType", ""), head=obj["Body"].read(),
+                      etag=str(obj.get("ETag", "")))
+
+    def publish(self, key: str, checked: Stored) -> bool:
+        """See `ImageStore.publish`: copy exactly the checked version (ETag) to the served key, drop the staging
+        copy. False if the staging object changed since it was checked."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.copy_object(Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket,
+                                    "Key": STAGING + key}, CopySourceIfMatch=checked.etag,
+                                    MetadataDirective="COPY")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+                return False
+            raise
+        self.client.delete_object(Bucket=self.bucket, Key=STAGING + key)
+        return True
 
     def delete(self, key: str) -> None:
         """See `ImageStore.delete`."""
+        self.client.delete_object(Bucket=self.bucket, Key=STAGING + key)
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def url(self, key: str) -> str:
@@ -136,6 +161,10 @@ class LocalImageStore:
         if not path.exists():
             return None
         return path.read_bytes(), path.with_suffix(".type").read_text()
+
+    def publish(self, key: str, checked: Stored) -> bool:
+        """See `ImageStore.publish`: the file is already in place; the service refuses uploads to a ready image."""
+        return True
 
     def delete(self, key: str) -> None:
         """See `ImageStore.delete`."""

@@ -10,9 +10,9 @@ from psycopg_pool import ConnectionPool
 
 from booking.audit import record
 from booking.db import Conn, tenant_tx
-from booking.keystore import KeyStore
 from booking.providers import RevocationFailed, Revoker
-from booking.sealing import Unreadable, seal, unseal
+from booking.secrets.keystore import KeyStore
+from booking.secrets.sealing import Unreadable, seal, unseal
 
 
 def connect(conn: Conn, keys: KeyStore, tenant_id: uuid.UUID, provider: str, refresh_token: str) -> str:

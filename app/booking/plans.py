@@ -11,8 +11,8 @@ from booking.audit import record
 from booking.db import Conn, tenant_tx
 from booking.errors import ApiError
 from booking.integrations import disconnect
-from booking.keystore import KeyStore
 from booking.providers import Revoker
+from booking.secrets.keystore import KeyStore
 from booking.tenants import PLANS, tenant_json
 
 

@@ -13,9 +13,9 @@ from booking.db import Conn, global_tx, tenant_tx
 from booking.errors import ApiError, not_found
 from booking.images import ImageStore
 from booking.integrations import disconnect
-from booking.keystore import KeyStore
 from booking.mail.outbox import forget_customer
 from booking.providers import Revoker
+from booking.secrets.keystore import KeyStore
 
 AUDIT_KEPT_DAYS = 400  # the audit log outlives the bookings it describes (who erased what, and when)
 

@@ -11,12 +11,12 @@ from typing import Any
 import psycopg
 
 from booking.audit import record
-from booking.auth import TokenHasher, issue_token
+from booking.auth.passwords import check_password, hash_password
+from booking.auth.tokens import TokenHasher, issue_token
 from booking.availability import zone
 from booking.cells import CLAIM_TTL_S, COMMIT_MARGIN_S, CellDirectory, PeerUnreachable
 from booking.db import global_tx, tenant_tx
 from booking.errors import ApiError
-from booking.passwords import check_password, hash_password
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
 # Top-level paths of the service; a tenant slug must not shadow them on the public page.

@@ -11,8 +11,8 @@ import pyotp
 import pytest
 import requests
 from argon2 import PasswordHasher
+from booking.auth.throttle import LoginThrottle
 from booking.provision import DatabaseUrls
-from booking.throttle import LoginThrottle
 
 from tests.app.conftest import PASSWORD, Clock, Service, start_service
 

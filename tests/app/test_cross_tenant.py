@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from booking.images import LocalImageStore
-from booking.keystore import LocalKeyStore
 from booking.provision import DatabaseUrls
+from booking.secrets.keystore import LocalKeyStore
 
 from tests.app.conftest import Business, Service, book, make_business, set_plan, start_service
 from tests.app.test_images import png

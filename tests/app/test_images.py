@@ -77,6 +77,10 @@ def test_presigned_put_to_the_cells_bucket_signs_type_and_size_and_serves_via_cd
     key = done.json()["url"].removeprefix("https://images.eu.example.com/")
     assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == data
     assert cdn.call("GET", f"/v1/images/{reserved['id']}", token).json()["url"] == done.json()["url"]
+    # issue 16: the upload URL is still valid, but it only ever names the staging copy, never the served key
+    html = b"<svg onload=alert(1)>".ljust(len(data), b" ")
+    assert requests.put(upload["url"], data=html, headers=upload["headers"], timeout=10).status_code == 200
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == data
 
 
 @pytest.mark.parametrize(("body", "content_type"), [(b"<html>not an image</html>!", "image/png"),
@@ -150,5 +154,9 @@ def test_the_local_store_enforces_type_and_size_and_serves_ready_images(db: Data
         assert served.content == data
         assert served.headers["Content-Type"] == "image/png"
         assert served.headers["X-Content-Type-Options"] == "nosniff"
+        html = b"<svg onload=alert(1)>".ljust(len(data), b" ")  # issue 16: replacing the checked bytes
+        late = requests.put(upload["url"], data=html, headers={**auth, **upload["headers"]}, timeout=10)
+        assert late.status_code == 409
+        assert requests.get(url, timeout=10).content == data
     finally:
         svc.server.stop()

@@ -10,9 +10,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from booking.keystore import LocalKeyStore
 from booking.providers import http_revoker
 from booking.provision import DatabaseUrls
+from booking.secrets.keystore import LocalKeyStore
 
 from tests.app.conftest import Service, set_plan, start_service
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pyotp
 import pytest
-from booking import cli
+from booking.auth.passwords import check_password
+from booking.commands import main as cli
 from booking.errors import ApiError
-from booking.passwords import check_password
 from booking.provision import DatabaseUrls
 
 from tests.app.conftest import PASSWORD, Clock, Service, make_business, start_service

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from argon2 import PasswordHasher
+from booking.auth.passwords import blocklist, check_password, hash_password, make_hasher, verify_password
 from booking.errors import ApiError
-from booking.passwords import blocklist, check_password, hash_password, make_hasher, verify_password
 
 CONTEXT = ("Alpha Clinic", "alpha-clinic", "owner@alpha-clinic.example")
 

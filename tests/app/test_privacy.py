@@ -16,10 +16,10 @@ import psycopg
 import pytest
 from booking.db import make_pool
 from booking.embedded import pg_bin
-from booking.keystore import LocalKeyStore
 from booking.privacy import apply_retention
 from booking.provision import DatabaseUrls
-from booking.sealing import Unreadable, unseal
+from booking.secrets.keystore import LocalKeyStore
+from booking.secrets.sealing import Unreadable, unseal
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tests.app.conftest import Business, Cluster, Service, book, make_business, set_plan, start_service

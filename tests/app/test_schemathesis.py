@@ -9,8 +9,8 @@ import pytest
 import schemathesis
 from booking.errors import ApiError
 from booking.images import LocalImageStore
-from booking.keystore import LocalKeyStore
 from booking.provision import DatabaseUrls
+from booking.secrets.keystore import LocalKeyStore
 from hypothesis import HealthCheck, Phase, given, settings
 
 from tests.app.conftest import Service, make_business, start_service

@@ -10,8 +10,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from booking.keystore import LocalKeyStore
-from booking.sealing import NONCE_BYTES, Unreadable, seal, unseal
+from booking.secrets.keystore import LocalKeyStore
+from booking.secrets.sealing import NONCE_BYTES, Unreadable, seal, unseal
 
 from tests.app.test_cli import BOOKING, clean_env
 

@@ -275,7 +275,7 @@ PUBLIC = ("/v1/public/", "/v1/signup", "/v1/login", "/v1/oauth/token", "/v1/invi
 
 def test_a_staff_account_gets_nothing_from_any_route_outside_its_allow_list(service: Service) -> None:
     """Every operation in /openapi.json, tried as staff: only the allow-listed ones may succeed."""
-    from booking.roles import STAFF_ROUTES
+    from booking.auth.roles import STAFF_ROUTES
 
     biz = make_business(service, "team-sweep")
     other = second_staff(service, biz)

@@ -24,8 +24,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 import psycopg
 import pytest
 import requests
-from booking import vault
 from booking.provision import DatabaseUrls
+from booking.secrets import vault
 from psycopg import sql
 
 from infra.local.lifecycle.ports import free_port
@@ -288,8 +288,8 @@ def test_a_service_role_that_could_bypass_row_level_security_is_refused(empty_db
 
 def test_the_demo_tenant_is_made_once_and_healed_if_its_data_is_missing(db: DatabaseUrls) -> None:
     from booking.cells import CellDirectory
+    from booking.commands.demo import ensure_demo_tenant
     from booking.db import make_pool, tenant_tx
-    from booking.demo import ensure_demo_tenant
 
     pool = make_pool(db.app_url, min_size=1, max_size=2)
     pool.open(wait=True)

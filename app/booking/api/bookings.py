@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from booking.auth import Principal
+from booking.auth.roles import own_staff
+from booking.auth.tokens import Principal
 from booking.bookings import (
     Conflict,
     blocked_range,
@@ -23,7 +24,6 @@ from booking.db import Conn
 from booking.errors import ApiError, not_found
 from booking.mail.notices import booking_created
 from booking.reservations import cancel_row
-from booking.roles import own_staff
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from booking.audit import address_of, events, record
-from booking.auth import check_scopes, issue_token, new_token
+from booking.auth.tokens import check_scopes, issue_token, new_token
 from booking.context import Context, ctx_of
 from booking.db import tenant_tx
 from booking.errors import not_found

@@ -69,6 +69,8 @@ async def local_upload(image_id: uuid.UUID, request: Request) -> dict[str, Any]:
         row = conn.execute("SELECT * FROM images WHERE id = %s", (image_id,)).fetchone()
     if row is None:
         raise not_found("image", image_id)
+    if row["status"] == "ready":  # checked and served: its bytes must not change any more
+        raise ApiError(409, f"image {image_id} is complete; upload a new image with POST /v1/images to replace it")
     if request.headers.get("content-type") != row["content_type"] or len(data) != row["size"]:
         raise ApiError(403, f"this upload URL is for {row['content_type']} of exactly {row['size']} bytes")
     store.write(row["key"], data, row["content_type"])
@@ -93,6 +95,8 @@ def complete_upload(image_id: uuid.UUID, request: Request) -> dict[str, Any]:
             conn.execute("DELETE FROM images WHERE id = %s", (image_id,))
             raise ApiError(422, f"the uploaded file is not a {row['content_type']} of {row['size']} bytes; "
                                 "it was deleted: start again with POST /v1/images")
+        if not store.publish(row["key"], stored):
+            raise ApiError(409, "the upload changed while it was checked; call complete again")
         conn.execute("UPDATE images SET status = 'ready' WHERE id = %s", (image_id,))
         record(conn, who.tenant_id, f"user:{who.user_id}", "image.uploaded", str(image_id), address_of(request))
     return {"id": str(image_id), "kind": row["kind"], "url": store.url(row["key"])}

@@ -12,8 +12,8 @@ from booking.audit import address_of, record
 from booking.context import Context, ctx_of
 from booking.errors import ApiError, not_found
 from booking.integrations import connect, disconnect
-from booking.keystore import KeyStore
 from booking.providers import PROVIDERS
+from booking.secrets.keystore import KeyStore
 
 router = APIRouter(tags=["integrations"])
 

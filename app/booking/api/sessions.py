@@ -10,12 +10,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from booking.audit import address_of, record
-from booking.auth import end_login_tokens
+from booking.auth.login import LoginRefused, sign_in
+from booking.auth.passwords import check_password, verify_password
+from booking.auth.sessions import COOKIE, TTL, cookie_header, csrf_token, verify_totp
+from booking.auth.tokens import end_login_tokens
 from booking.context import ctx_of
 from booking.errors import ApiError
-from booking.login import LoginRefused, sign_in
-from booking.passwords import check_password, verify_password
-from booking.sessions import COOKIE, TTL, cookie_header, csrf_token, verify_totp
 
 router = APIRouter(tags=["account"])
 
@@ -134,7 +134,7 @@ class PasswordIn(BaseModel):
 @router.put("/v1/account/password")
 def change_password(body: PasswordIn, request: Request) -> dict[str, int]:
     """Change the password (8 characters suffice with TOTP enabled, else 15); ends every web session."""
-    from booking.passwords import hash_password
+    from booking.auth.passwords import hash_password
 
     ctx = ctx_of(request)
     with ctx.authed(request) as (conn, who):

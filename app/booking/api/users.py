@@ -18,13 +18,13 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from booking.audit import address_of, record
-from booking.auth import INVITE, OWNER, ROLES, STAFF, issue_token, new_token
+from booking.auth.passwords import check_password, hash_password
+from booking.auth.sessions import TTL
+from booking.auth.tokens import INVITE, OWNER, ROLES, STAFF, issue_token, new_token
 from booking.context import Context, ctx_of
 from booking.db import Conn, tenant_tx
 from booking.errors import ApiError, not_found
 from booking.mail.notices import invitation_sent
-from booking.passwords import check_password, hash_password
-from booking.sessions import TTL
 
 router = APIRouter(tags=["team"])
 INVITE_TTL = timedelta(days=7)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import pyotp
 
-from booking.auth import SESSION, Principal, TokenHasher, new_token
+from booking.auth.tokens import SESSION, Principal, TokenHasher, new_token
 from booking.db import Conn
 from booking.errors import ApiError
 

@@ -11,11 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from booking.api.users import accepting
 from booking.audit import address_of, record
+from booking.auth.login import LoginRefused, sign_in
+from booking.auth.sessions import COOKIE, TTL, cookie_header, create_session, csrf_token
 from booking.context import ctx_of
 from booking.errors import ApiError
-from booking.login import LoginRefused, sign_in
-from booking.sessions import COOKIE, TTL, cookie_header, create_session, csrf_token
-from booking.web import render
+from booking.pages.booking import render
 
 router = APIRouter(include_in_schema=False)
 # Before sign-in there is no session to tie a CSRF token to: a double-submit token in a __Host- cookie

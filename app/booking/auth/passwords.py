@@ -26,7 +26,7 @@ MAX_LENGTH = 128
 # years; with a second factor an online attacker is the threat, for whom 10^8 is far beyond the throttle.
 MIN_GUESSES_LOG10 = 10
 MIN_GUESSES_LOG10_MFA = 8
-BLOCKLIST = Path(__file__).parent / "data" / "blocklist.txt"
+BLOCKLIST = Path(__file__).parents[1] / "data" / "blocklist.txt"
 SERVICE_WORDS = ("slotstack", "booking")
 
 # OWASP Password Storage Cheat Sheet, argon2id minimum: 19 MiB, 2 iterations, 1 lane.

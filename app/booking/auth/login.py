@@ -9,10 +9,10 @@ from typing import Any
 from fastapi import Request
 
 from booking.audit import address_of, record
+from booking.auth.passwords import HASHER, verify_password
+from booking.auth.sessions import create_session, verify_totp
 from booking.db import Conn
 from booking.errors import ApiError
-from booking.passwords import HASHER, verify_password
-from booking.sessions import create_session, verify_totp
 
 # verified against when the email is unknown, so a wrong email costs as much time as a wrong password
 _DUMMY_HASH = HASHER.hash("not a password anyone has: timing equaliser")

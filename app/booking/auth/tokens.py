@@ -39,7 +39,7 @@ class Principal:
     user_id: uuid.UUID
     scopes: tuple[str, ...] = (ALL,)
     via: str = "token"
-    # what the user may do at all (booking.roles); scopes can only narrow it further
+    # what the user may do at all (booking.auth.roles); scopes can only narrow it further
     role: str = STAFF  # fail closed: a Principal built without its role gets the least
     staff_id: uuid.UUID | None = None
 

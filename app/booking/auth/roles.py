@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
-from booking.auth import OWNER, Principal
+from booking.auth.tokens import OWNER, Principal
 from booking.errors import ApiError
 
 # (method, route template) a staff account may call

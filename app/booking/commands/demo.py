@@ -18,7 +18,7 @@ from booking.cells import CellDirectory
 from booking.db import global_tx, tenant_tx
 from booking.errors import ApiError
 
-log = logging.getLogger("booking.demo")
+log = logging.getLogger("booking.commands.demo")
 DEMO_ZONES = {"us": "America/New_York", "eu": "Europe/Berlin", "au": "Australia/Sydney"}
 
 

@@ -13,7 +13,7 @@ import uuid
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from booking.keystore import KeyStore
+from booking.secrets.keystore import KeyStore
 
 VERSION = b"\x01"
 NONCE_BYTES = 12

@@ -18,12 +18,12 @@ import psycopg
 import sqlalchemy.exc
 
 from booking import migrate
-from booking.cli_tenant import TenantCliError
+from booking.commands.tenant import TenantCliError
 from booking.embedded import start_migrated
 from booking.errors import ApiError
 from booking.settings import SettingsError, parse_cell_urls
 
-log = logging.getLogger("booking.cli")
+log = logging.getLogger("booking.commands.main")
 
 
 class CliError(Exception):
@@ -41,7 +41,7 @@ def _from_key_vault(*, prepare: bool) -> bool:
     """
     if not os.environ.get("KEY_VAULT_URI") or os.environ.get("DATABASE_URL"):
         return False
-    from booking import vault
+    from booking.secrets import vault
 
     try:
         found = vault.load(os.environ)
@@ -79,8 +79,8 @@ def _scrubbed(exc: BaseException, *urls: str) -> str:
 def _keep_demo_tenant() -> None:
     """A cloud cell keeps its `demo-<cell>` tenant (the availability tests' page) without an operator."""
     from booking.cells import make_directory
+    from booking.commands.demo import keep_demo_tenant
     from booking.db import make_pool
-    from booking.demo import keep_demo_tenant
     from booking.settings import Settings
 
     settings = Settings.from_env()  # the same validated CELL, CELL_URLS and PEER_KEY the web workers get
@@ -181,10 +181,10 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 def cmd_create_tenant(args: argparse.Namespace) -> int:
     """Create a tenant (optionally with demo staff, hours and a service) and print its token."""
-    from booking.auth import TokenHasher
+    from booking.auth.tokens import TokenHasher
     from booking.cells import make_directory
+    from booking.commands.demo import add_demo
     from booking.db import make_pool
-    from booking.demo import add_demo
     from booking.tenants import NewTenant, create_tenant
 
     _from_key_vault(prepare=False)
@@ -220,7 +220,7 @@ def cmd_create_tenant(args: argparse.Namespace) -> int:
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     """Start a new key-encryption key version and re-wrap every tenant data key with it (service keeps running)."""
-    from booking.keystore import KeyStoreError, LocalKeyStore
+    from booking.secrets.keystore import KeyStoreError, LocalKeyStore
 
     key_dir = args.key_dir or os.environ.get("KEY_DIR") or (str(Path(args.data_dir) / "keys") if args.data_dir else "")
     if not key_dir:
@@ -275,7 +275,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--key-dir", help="local key store (default: $KEY_DIR)")
     r.add_argument("--data-dir", help="the embedded default's data directory (key store in DATA_DIR/keys)")
     r.set_defaults(func=cmd_keys_rotate)
-    from booking.cli_tenant import add_parsers
+    from booking.commands.tenant import add_parsers
 
     add_parsers(sub)
     return p

@@ -17,8 +17,8 @@ from booking.archive import checksums, export_tenant, import_tenant, read_manife
 from booking.db import Conn, global_tx, make_pool, tenant_tx
 from booking.embedded import start_migrated
 from booking.errors import ApiError
-from booking.keystore import KeyStore, LocalKeyStore
 from booking.migrate import head_revision
+from booking.secrets.keystore import KeyStore, LocalKeyStore
 
 
 class TenantCliError(Exception):

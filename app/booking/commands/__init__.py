@@ -1,0 +1,1 @@
+"""The `booking` command and its subcommands (serve, migrate, create-tenant, tenant, keys, demo)."""

@@ -1,0 +1,1 @@
+"""Secrets at rest: the key store of tenant data keys, sealing of integration tokens, Key Vault."""
