@@ -4,13 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 ENV ?= local
 
-.PHONY: help setup test test-quick check lint typecheck up down validate plan package bench clean
+.PHONY: help setup test test-quick check lint typecheck mutate up down validate plan package bench clean
 
 help:
 	@echo "make up        run the local stack (environment $(ENV)) on this machine"
 	@echo "make test      run the whole test suite"
 	@echo "make test-quick  the fast inner-loop subset (no PostgreSQL, browser, Prometheus or whole stack)"
 	@echo "make check     ruff + mypy + the test suite (the gate CI and reviewers use)"
+	@echo "make mutate    remove one guardrail at a time from the program; fails if the tests miss one"
 	@echo "make validate  validate every environment file"
 	@echo "make plan ENV=prod   show what Pulumi would create, offline (mock engine)"
 	@echo "make package   build the booking and uptime wheels into dist/"
@@ -44,6 +45,9 @@ typecheck: setup
 	$(BIN)/mypy infra policy app/booking monitoring/uptime bench
 
 check: lint typecheck test
+
+mutate: setup
+	$(BIN)/python scripts/mutate.py
 
 validate: setup
 	$(BIN)/slotstack validate

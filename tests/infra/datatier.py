@@ -18,6 +18,7 @@ from infra.mocks import ACCOUNT, SUBSCRIPTION, TENANT, Plan, evaluate
 from infra.storage.backup import BackupStorage, BackupStorageArgs
 from infra.storage.images import Images, ImagesArgs
 from infra.storage.postgres import PostgresArgs, PostgresServer
+from infra.tags import cell_tags
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 # A fixed clock (2026-11-27T00:00:00Z) so that rotation windows and expiries are reproducible.
@@ -38,9 +39,8 @@ def arm(group: str, provider: str, kind: str, name: str) -> str:
 
 
 def tags_of(env: Environment, cell: Cell) -> dict[str, str]:
-    """The cell tags A's infra/tags.py attaches (same five keys)."""
-    return {"environment": env.name, "cell": cell.name, "residency": cell.residency,
-            "data-classification": "customer-confidential", "managed-by": "pulumi"}
+    """The cell tags the program attaches (infra/tags.py), not a copy of them."""
+    return cell_tags(env.name, cell)
 
 
 def group_of(env: Environment, cell: Cell, region: str) -> str:
