@@ -17,6 +17,9 @@ if [[ -f "$APT_LIST" ]]; then
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done < "$APT_LIST"
 fi
+# npm (for axe-core in tests/app/browser) usually comes with the machine's Node.js; Debian's npm package
+# conflicts with a Node.js installed from elsewhere, so it is installed only when there is no npm at all.
+if ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
 if (( ${#missing[@]} )); then
   echo "setup: installing Debian packages: ${missing[*]}"
   if [[ $(id -u) -eq 0 ]]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
