@@ -25,7 +25,7 @@ setup:
 PYTEST_PARALLEL := -n auto --dist loadfile
 # The inner loop: config, policy inputs, paging, notifiers and password rules; no PostgreSQL, browser,
 # Prometheus or whole stack (about 30 s on 2 cores).
-QUICK_TESTS := tests/infra/test_environment.py tests/policy/test_policy_inputs.py tests/infra/test_local_procs.py \
+QUICK_TESTS := tests/infra/test_environment.py tests/infra/test_local_procs.py \
 	tests/monitoring/test_config.py tests/monitoring/test_schedule.py tests/monitoring/test_paging.py \
 	tests/monitoring/test_notifiers.py tests/monitoring/test_history.py tests/monitoring/test_probe.py \
 	tests/monitoring/test_promexport.py tests/monitoring/test_alertmanager.py \

@@ -168,12 +168,16 @@ def test_a_slow_failover_pages_on_call_once_and_sends_the_recovery(stack: Stack)
 
 
 def tenant_checksums(dsn: str, exclude_slug: str) -> dict[str, str]:
-    """md5 of every row of every tenant-owned table, per table, for all tenants but one."""
+    """md5 of every row of every tenant-owned table, per table, for all tenants but one.
+
+    The mail outbox is left out: it is delivery state that the email worker keeps changing (sent, retried)
+    while the drill runs, for every tenant, so its checksum would differ with or without a restore.
+    """
     sums = {}
     with psycopg.connect(dsn, autocommit=True) as conn:
         tables = [r[0] for r in conn.execute(
             "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' "
-            "AND column_name = 'tenant_id' ORDER BY 1")]
+            "AND column_name = 'tenant_id' AND table_name NOT LIKE 'outbox%%' ORDER BY 1")]
         for table in tables:
             row = conn.execute(
                 f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t "
