@@ -115,6 +115,7 @@ class Agent:
         self.buffer: deque[Result] = deque(maxlen=BUFFER)  # oldest results go first when the core is away long
         self.last_contact = time.time()
         self.paged = False
+        self.deferred = False  # this silence was left to a peer (logged once)
         # Heartbeats are pushed to the core; an agent has nothing to probe for them.
         self.scheduler = Scheduler([t for t in config.targets if t.type != "heartbeat"], location,
                                    config.monitor.concurrency)
@@ -177,6 +178,7 @@ class Agent:
             self.buffer.popleft()
         self.last_contact = time.time()
         self.paged = False
+        self.deferred = False
         return True
 
     def dead_mans_switch(self) -> bool:
@@ -185,6 +187,11 @@ class Agent:
         if self.paged or silent < self.config.monitor.agent_silence + self.rank * self.stagger:
             return False
         if self._covered_by_peer():
+            if not self.deferred:
+                # Once per silence: tells whoever reads this agent's log why it did not page.
+                log.info("core silent for %.0f s; a peer still reaches it, has paged or pages first: not paging",
+                         silent)
+                self.deferred = True
             return False
         notice = Notice(incident_id=0, cell="monitor", event="deadman", resolved=False, down=1, total=1,
                         since=self.last_contact, product=self.config.monitor.product,

@@ -91,17 +91,28 @@ def test_quorum_pages_once_and_dead_core_is_reported_once(cluster: dict[str, obj
         rows = core.store.query("SELECT location, state FROM target_state WHERE target = 'eu-api'")
         return {r["location"]: r["state"] for r in rows}
 
+    def results_since(mark: float, location: str) -> int:
+        return int(core.store.value("SELECT COUNT(*) FROM results WHERE location = ? AND ts > ?",
+                                    (location, mark)))
+
     # Frankfurt alone sees the target down: recorded, but one location is below the quorum of two.
     wait_until(lambda: states() == {"frankfurt": "down", "virginia": "up", "sydney": "up"}, 20,
                "frankfurt down, the others up")
-    time.sleep(2)
-    assert sms_files(outbox) == []
+    # Incidents open as results are recorded: three more rounds from every location, and still none.
+    mark = time.time()
+    wait_until(lambda: min(results_since(mark, loc) for loc in ("frankfurt", "virginia", "sydney")) >= 3, 30,
+               "three more rounds of results from every location")
     assert core.store.value("SELECT COUNT(*) AS n FROM incidents") == 0
+    assert sms_files(outbox) == []
 
     # Now the target also fails for Virginia (a regional problem): two of three locations, the quorum.
     target.behaviour.fail_for = ("location=virginia",)
     wait_until(lambda: len(sms_files(outbox)) >= 1, 20, "the quorum page")
-    time.sleep(3)
+    mark = time.time()
+    wait_until(lambda: min(results_since(mark, loc) for loc in ("frankfurt", "virginia", "sydney")) >= 3, 30,
+               "three more rounds of results after the page")
+    wait_until(lambda: core.store.value("SELECT COUNT(*) FROM notifications WHERE status = 'pending'") == 0, 15,
+               "the pager has nothing left to send")
     assert states() == {"frankfurt": "down", "virginia": "down", "sydney": "up"}
     pages = sms_files(outbox)
     assert len(pages) == 1
@@ -109,7 +120,10 @@ def test_quorum_pages_once_and_dead_core_is_reported_once(cluster: dict[str, obj
 
     core.stop()  # the core dies; agents notice after agent_silence (10 s) and one of them pages
     wait_until(lambda: len(sms_files(outbox)) >= 2, 40, "the dead man's switch page")
-    time.sleep(8)  # longer than the stagger between agents: the others must not page too
+    # The other two agents reach their own (staggered) deadlines, ask their peers, and stand down.
+    logs = [tmp_log for tmp_log in outbox.parent.glob("agent-*.log")]
+    wait_until(lambda: sum("not paging" in log.read_text() for log in logs) >= 2, 40,
+               "the other agents standing down")
     fallback = sms_files(outbox)[1:]
     assert len(fallback) == 1
     assert "MONITOR DOWN: no probe agent has reached the uptime core since" in fallback[0]
