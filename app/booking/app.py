@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -36,6 +37,7 @@ from booking.auth.tokens import TokenHasher
 from booking.bodylimit import BodyLimitMiddleware
 from booking.calendars.addresses import private_networks_too, public_only
 from booking.calendars.fetch import FeedFetcher
+from booking.calendars.sandbox import warm_up
 from booking.calendars.sync import FeedSync, Fetcher
 from booking.cells import PeerLookup, make_directory
 from booking.clientaddr import ClientAddressMiddleware
@@ -113,6 +115,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
         if outbox is not None:
             outbox.start()
         ctx.feeds.start(settings.cell)
+        # about a second of imports in the calendar sandbox's forkserver: paid at start, not by a request
+        threading.Thread(target=warm_up, name="sandbox-warm-up", daemon=True).start()
         # Everything imported so far lives as long as the process: move it out of the cyclic GC's view so
         # full collections stop scanning it (they showed up as the slot search's p99 outliers).
         gc.freeze()
