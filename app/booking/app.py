@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -72,6 +73,11 @@ def image_store_from(settings: Settings, base_url: str) -> ImageStore | None:
     if settings.images_dir:
         return LocalImageStore(Path(settings.images_dir), base_url)
     return None
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
 def feed_fetcher(settings: Settings) -> FeedFetcher:
@@ -159,7 +165,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
     app.include_router(web_account.router)  # before the public page's /{slug}: /login and /account are reserved
     app.include_router(web.router)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, clock=time.perf_counter)
-    app.add_middleware(SecurityHeadersMiddleware)  # every response, errors included
+    # every response, errors included; the booking page may show the tenant's logo from the cell's image CDN
+    app.add_middleware(SecurityHeadersMiddleware, images_origin=_origin(settings.images_cdn_url))
     # before any route or authentication reads a byte: bodies are capped by route
     app.add_middleware(BodyLimitMiddleware, large_limit=max(settings.ics_max_bytes, IMAGE_MAX_BYTES))
     # outermost: everything inside (throttles, audit, logs) sees the real client address
