@@ -11,12 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psycopg
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
-from psycopg_pool import PoolTimeout
-from starlette.concurrency import run_in_threadpool
 
 from booking import __version__
 from booking.api import (
@@ -138,24 +134,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
                   docs_url="/docs", redoc_url=None)
     app.state.ctx = ctx
     app.state.outbox = outbox
-    install_handlers(app)
-
-    async def db_unavailable(_request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, psycopg.OperationalError):
-            # after a failover every idle pooled connection is dead; drop them all now rather than
-            # failing one request per connection
-            await run_in_threadpool(pool.check)
-        return JSONResponse({"detail": f"the database is unavailable ({type(exc).__name__}); retry shortly"},
-                            status_code=503, headers={"Retry-After": "2"})
-
-    async def bad_value(_request: Request, exc: Exception) -> JSONResponse:
-        # e.g. a NUL byte in a text field, which PostgreSQL cannot store: the client's data, so a 4xx
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return JSONResponse({"detail": f"a value in the request cannot be stored: {reason}"}, status_code=422)
-
-    app.add_exception_handler(psycopg.DataError, bad_value)
-    app.add_exception_handler(PoolTimeout, db_unavailable)
-    app.add_exception_handler(psycopg.OperationalError, db_unavailable)
+    install_handlers(app, pool)
     for module in (ops, account, sessions, users, credentials, integrations, privacy, images, staff, catalog,
                    bookings, public):
         app.include_router(module.router)
