@@ -359,3 +359,21 @@ def test_at_most_two_children_run_at_once_so_concurrent_calendars_cannot_take_th
     for t in threads:
         t.join(30)
     assert results == ["done", "done"]
+
+
+def test_a_name_server_that_answers_slowly_is_inside_the_same_total_deadline() -> None:
+    from booking.calendars.fetch import FeedError, FeedFetcher
+
+    answered = threading.Event()
+
+    def slow(host: str, port: int) -> list[Any]:
+        answered.wait(10)  # a tenant's own name server, stalling on purpose (released at the end of the test)
+        return [ipaddress.ip_address("93.184.216.34")]
+
+    try:
+        began = time.monotonic()
+        with pytest.raises(FeedError, match=r"did not resolve within 0\.3 s"):
+            FeedFetcher(deadline_s=0.3, resolve=slow)("https://slow-dns.example/feed.ics")
+        assert time.monotonic() - began < 5, "the fetcher stopped waiting at its deadline, not the resolver's"
+    finally:
+        answered.set()
