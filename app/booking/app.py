@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import psycopg
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
-from psycopg_pool import PoolTimeout
-from starlette.concurrency import run_in_threadpool
 
 from booking import __version__
 from booking.api import (
@@ -36,6 +34,7 @@ from booking.auth.tokens import TokenHasher
 from booking.bodylimit import BodyLimitMiddleware
 from booking.calendars.addresses import private_networks_too, public_only
 from booking.calendars.fetch import FeedFetcher
+from booking.calendars.sandbox import warm_up
 from booking.calendars.sync import FeedSync, Fetcher
 from booking.cells import PeerLookup, make_directory
 from booking.clientaddr import ClientAddressMiddleware
@@ -70,6 +69,11 @@ def image_store_from(settings: Settings, base_url: str) -> ImageStore | None:
     if settings.images_dir:
         return LocalImageStore(Path(settings.images_dir), base_url)
     return None
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
 def feed_fetcher(settings: Settings) -> FeedFetcher:
@@ -113,6 +117,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
         if outbox is not None:
             outbox.start()
         ctx.feeds.start(settings.cell)
+        # about a second of imports in the calendar sandbox's forkserver: paid at start, not by a request
+        threading.Thread(target=warm_up, name="sandbox-warm-up", daemon=True).start()
         # Everything imported so far lives as long as the process: move it out of the cyclic GC's view so
         # full collections stop scanning it (they showed up as the slot search's p99 outliers).
         gc.freeze()
@@ -128,24 +134,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
                   docs_url="/docs", redoc_url=None)
     app.state.ctx = ctx
     app.state.outbox = outbox
-    install_handlers(app)
-
-    async def db_unavailable(_request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, psycopg.OperationalError):
-            # after a failover every idle pooled connection is dead; drop them all now rather than
-            # failing one request per connection
-            await run_in_threadpool(pool.check)
-        return JSONResponse({"detail": f"the database is unavailable ({type(exc).__name__}); retry shortly"},
-                            status_code=503, headers={"Retry-After": "2"})
-
-    async def bad_value(_request: Request, exc: Exception) -> JSONResponse:
-        # e.g. a NUL byte in a text field, which PostgreSQL cannot store: the client's data, so a 4xx
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return JSONResponse({"detail": f"a value in the request cannot be stored: {reason}"}, status_code=422)
-
-    app.add_exception_handler(psycopg.DataError, bad_value)
-    app.add_exception_handler(PoolTimeout, db_unavailable)
-    app.add_exception_handler(psycopg.OperationalError, db_unavailable)
+    install_handlers(app, pool)
     for module in (ops, account, sessions, users, credentials, integrations, privacy, images, staff, catalog,
                    bookings, public):
         app.include_router(module.router)
@@ -155,7 +144,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
     app.include_router(web_account.router)  # before the public page's /{slug}: /login and /account are reserved
     app.include_router(web.router)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, clock=time.perf_counter)
-    app.add_middleware(SecurityHeadersMiddleware)  # every response, errors included
+    # every response, errors included; the booking page may show the tenant's logo from the cell's image CDN
+    app.add_middleware(SecurityHeadersMiddleware, images_origin=_origin(settings.images_cdn_url))
     # before any route or authentication reads a byte: bodies are capped by route
     app.add_middleware(BodyLimitMiddleware, large_limit=max(settings.ics_max_bytes, IMAGE_MAX_BYTES))
     # outermost: everything inside (throttles, audit, logs) sees the real client address

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import ConnectionPool, PoolTimeout
+from starlette.concurrency import run_in_threadpool
 
 
 class ApiError(Exception):
@@ -25,8 +28,10 @@ def not_found(what: str, ident: object) -> ApiError:
     return ApiError(404, f"{what} {ident} not found")
 
 
-def install_handlers(app: FastAPI) -> None:
-    """Render ApiError as `{"detail": ..., **extra}` with its status, and a domain refusal as 422."""
+def install_handlers(app: FastAPI, pool: ConnectionPool[Any] | None = None) -> None:
+    """Every error -> HTTP mapping of the service, in one place: ApiError with its status, a domain refusal as
+    422, a request that fails validation as 422 (without its input), a value PostgreSQL cannot store as 422, and
+    an unreachable database as 503 with Retry-After."""
 
     async def handle(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
@@ -42,6 +47,22 @@ def install_handlers(app: FastAPI) -> None:
         errors = [{key: err[key] for key in ("type", "loc", "msg") if key in err} for err in exc.errors()[:20]]
         return JSONResponse({"detail": errors}, status_code=422)
 
+    async def db_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, psycopg.OperationalError) and pool is not None:
+            # after a failover every idle pooled connection is dead; drop them all now rather than
+            # failing one request per connection
+            await run_in_threadpool(pool.check)
+        return JSONResponse({"detail": f"the database is unavailable ({type(exc).__name__}); retry shortly"},
+                            status_code=503, headers={"Retry-After": "2"})
+
+    async def bad_value(_request: Request, exc: Exception) -> JSONResponse:
+        # e.g. a NUL byte in a text field, which PostgreSQL cannot store: the client's data, so a 4xx
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return JSONResponse({"detail": f"a value in the request cannot be stored: {reason}"}, status_code=422)
+
+    app.add_exception_handler(psycopg.DataError, bad_value)
+    app.add_exception_handler(PoolTimeout, db_unavailable)
+    app.add_exception_handler(psycopg.OperationalError, db_unavailable)
     app.add_exception_handler(ApiError, handle)
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(RequestValidationError, invalid)

@@ -27,9 +27,10 @@ def inline_style_hash(template: Path = TEMPLATES / "base.html") -> str:
     return f"'sha256-{base64.b64encode(digest).decode()}'"
 
 
-def page_csp() -> str:
-    """The policy for everything but /docs: only our own origin, no framing, no plugins."""
-    return ("default-src 'none'; script-src 'none'; " f"style-src {inline_style_hash()}; img-src 'self' data:; "
+def page_csp(images: str = "") -> str:
+    """The policy for everything but /docs: only our own origin (and the cell's image CDN), no framing, no plugins."""
+    img = f"'self' data: {images}".rstrip()
+    return ("default-src 'none'; script-src 'none'; " f"style-src {inline_style_hash()}; img-src {img}; "
             "form-action 'self'; base-uri 'none'; frame-ancestors 'none'; object-src 'none'")
 
 
@@ -46,12 +47,12 @@ HSTS = "max-age=63072000; includeSubDomains"  # two years, as hstspreload.org as
 class SecurityHeadersMiddleware:
     """Add the security headers to every HTTP response, unless a handler already chose its own."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, images_origin: str = "") -> None:
         self.app = app
         common = [(b"strict-transport-security", HSTS.encode()), (b"x-content-type-options", b"nosniff"),
                   (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY"),
                   (b"cross-origin-opener-policy", b"same-origin")]
-        self.page = [*common, (b"content-security-policy", page_csp().encode())]
+        self.page = [*common, (b"content-security-policy", page_csp(images_origin).encode())]
         self.docs = [*common, (b"content-security-policy", docs_csp().encode())]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

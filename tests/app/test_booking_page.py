@@ -55,12 +55,13 @@ def test_a_customer_books_and_cancels_in_the_browser(service: Service, browser: 
         {"key": "visit", "label": "First visit?", "kind": "choice", "choices": ["yes", "no"], "required": True}])
     assert r.status_code == 200
 
-    browser.get(f"{service.url}/{biz.slug}?tz=Europe/Berlin")
+    browser.get(f"{service.url}/{biz.slug}?tz=Europe/Berlin&lang=en-GB")
     heading(browser, "Browser-Dental")
     browser.find_element(By.PARTIAL_LINK_TEXT, "Consultation").click()
 
-    days = browser.find_elements(By.CSS_SELECTOR, "ul[aria-labelledby='days-heading'] a")
-    assert days[0].text == "2026-01-05"  # the service clock's Monday
+    days = browser.find_elements(By.CSS_SELECTOR, "table.month a")
+    assert browser.find_element(By.CSS_SELECTOR, "table.month caption").text == "January 2026"
+    assert (days[0].text, days[0].get_attribute("aria-label")) == ("5", "Monday, 5 January 2026")  # the clock's
     days[0].click()
     heading(browser, "Consultation")
     # the customer is in London: the same slots, an hour earlier on the clock
@@ -71,7 +72,7 @@ def test_a_customer_books_and_cancels_in_the_browser(service: Service, browser: 
     assert [s.text for s in slots[:3]] == ["08:00", "08:30", "09:00"]
     slots[1].click()
 
-    assert "Monday 05 January 2026, 08:30" in browser.page_source
+    assert "Monday, 5 January 2026, 08:30" in browser.page_source
     by_label(browser, "Name").send_keys("Robin Patient")
     by_label(browser, "Email").send_keys("robin@example.com")
     by_label(browser, "Phone (optional)").send_keys("+49 30 1234567")

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from booking.calendars.addresses import public_only
 from booking.calendars.expand import Budget, CalendarError, parse_busy
-from booking.calendars.sandbox import OverBudget, run_bounded
+from booking.calendars.sandbox import MAX_CHILDREN, OverBudget, SandboxBusy, run_bounded
 
 from tests.app.conftest import Business, Service, make_business, start_service
 from tests.app.netns import run_isolated
@@ -339,3 +339,41 @@ def test_work_no_check_can_interrupt_is_killed_at_its_deadline_and_capped_in_mem
     with pytest.raises(CalendarError, match="'every-second' repeats too often"):  # refusals come back as they are
         run_bounded(parse_busy, SECONDLY, ZoneInfo("UTC"), WINDOW, seconds=30, memory_bytes=256 * 2**20,
                     what="expanding")
+
+
+def test_at_most_two_children_run_at_once_so_concurrent_calendars_cannot_take_the_vm_s_memory() -> None:
+    started = threading.Barrier(MAX_CHILDREN + 1, timeout=30)
+    results: list[Any] = []
+
+    def occupy() -> None:
+        started.wait()
+        results.append(run_bounded(_sleep, 1.5, seconds=30, memory_bytes=64 * 2**20, what="a nap"))
+
+    threads = [threading.Thread(target=occupy) for _ in range(MAX_CHILDREN)]
+    for t in threads:
+        t.start()
+    started.wait()
+    time.sleep(0.3)  # both children are running (each sleeps 1.5 s)
+    with pytest.raises(SandboxBusy, match="2 calendars are being expanded"):
+        run_bounded(_sleep, 0.0, seconds=30, memory_bytes=64 * 2**20, what="a third", wait_s=0.1)
+    for t in threads:
+        t.join(30)
+    assert results == ["done", "done"]
+
+
+def test_a_name_server_that_answers_slowly_is_inside_the_same_total_deadline() -> None:
+    from booking.calendars.fetch import FeedError, FeedFetcher
+
+    answered = threading.Event()
+
+    def slow(host: str, port: int) -> list[Any]:
+        answered.wait(10)  # a tenant's own name server, stalling on purpose (released at the end of the test)
+        return [ipaddress.ip_address("93.184.216.34")]
+
+    try:
+        began = time.monotonic()
+        with pytest.raises(FeedError, match=r"did not resolve within 0\.3 s"):
+            FeedFetcher(deadline_s=0.3, resolve=slow)("https://slow-dns.example/feed.ics")
+        assert time.monotonic() - began < 5, "the fetcher stopped waiting at its deadline, not the resolver's"
+    finally:
+        answered.set()

@@ -16,6 +16,7 @@ from booking.availability import WEEKDAYS, parse_overrides, parse_weekly, zone
 from booking.bodies import read_capped
 from booking.calendars.expand import parse_busy_bounded
 from booking.calendars.fetch import parse_feed_url
+from booking.calendars.sandbox import SandboxBusy
 from booking.calendars.store import UPLOAD, feed_json, list_feeds, lock_staff, replace_blocks, upsert_feed
 from booking.calendars.sync import IMPORT_HORIZON
 from booking.context import ctx_of
@@ -143,7 +144,10 @@ def _upload(request: Request, staff_id: uuid.UUID, data: bytes) -> dict[str, Any
     now = ctx.clock()
     # expanded between two transactions: a costly calendar holds no lock and no connection
     window = (now - timedelta(days=1), now + IMPORT_HORIZON)
-    blocks = parse_busy_bounded(data, zone(staff["timezone"], "timezone"), window)
+    try:
+        blocks = parse_busy_bounded(data, zone(staff["timezone"], "timezone"), window)
+    except SandboxBusy as exc:
+        raise ApiError(503, str(exc), headers={"Retry-After": "5"}) from None
     with ctx.authed(request) as (conn, _):
         lock_staff(conn, staff_id)
         feed = upsert_feed(conn, staff_id, UPLOAD, "ok", now)

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from booking.calendars.addresses import Address, AddressPolicy, public_only
@@ -98,7 +99,8 @@ class FeedFetcher:
 
     def __call__(self, url: str) -> bytes:
         feed = parse_feed_url(url)
-        addresses = list(self.resolve(feed.host, feed.port))
+        deadline = time.monotonic() + self.deadline_s
+        addresses = self._resolve_within(feed, self.deadline_s)
         if not addresses:
             raise FeedError(f"the calendar url's host {feed.host!r} does not resolve; check the URL")
         for addr in addresses:  # every answer is checked: a mixed answer is how rebinding hides a private address
@@ -106,12 +108,36 @@ class FeedFetcher:
             if why is not None:
                 raise FeedError(f"the calendar url's host {feed.host!r} resolves to {addr}, which is refused: "
                                 f"{why}; use a feed on the public internet")
-        return self._get(feed, addresses[0])
+        return self._get(feed, addresses[0], deadline)
 
-    def _get(self, feed: FeedUrl, addr: Address) -> bytes:
-        deadline = time.monotonic() + self.deadline_s
+    def _resolve_within(self, feed: FeedUrl, seconds: float) -> list[Address]:
+        """Resolve in a helper thread and stop waiting at the deadline: getaddrinfo itself cannot be interrupted,
+        and a tenant's name server may answer slowly on purpose."""
+        outcome: list[Any] = []
+
+        def work() -> None:
+            try:
+                outcome.append(list(self.resolve(feed.host, feed.port)))
+            except FeedError as exc:
+                outcome.append(exc)
+
+        helper = threading.Thread(target=work, name="feed-resolve", daemon=True)
+        helper.start()
+        helper.join(seconds)
+        if not outcome:
+            raise FeedError(f"the calendar url's host {feed.host!r} did not resolve within {self.deadline_s:g} s; "
+                            "the previous busy blocks are kept")
+        if isinstance(outcome[0], FeedError):
+            raise outcome[0]
+        return list(outcome[0])
+
+    def _get(self, feed: FeedUrl, addr: Address, deadline: float) -> bytes:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise FeedError(f"the calendar feed took longer than {self.deadline_s:g} s in total; "
+                            "the previous busy blocks are kept")
         try:
-            raw = socket.create_connection((str(addr), feed.port), timeout=self.deadline_s)
+            raw = socket.create_connection((str(addr), feed.port), timeout=left)
         except OSError:
             raise FeedError(f"could not connect to the calendar feed's host {feed.host!r}; "
                             "the previous busy blocks are kept") from None

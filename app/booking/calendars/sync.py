@@ -18,6 +18,7 @@ from psycopg_pool import ConnectionPool
 
 from booking.availability import zone
 from booking.calendars.expand import parse_busy_bounded
+from booking.calendars.sandbox import SandboxBusy
 from booking.calendars.store import lock_staff, mark_failed, replace_blocks
 from booking.db import Conn, global_tx, tenant_tx
 from booking.errors import Refused
@@ -124,7 +125,7 @@ class FeedSync:
             data = self.fetch(feed["source"])
             blocks = parse_busy_bounded(data, zone(feed["timezone"], "timezone"), (now - timedelta(days=1),
                                                                            now + IMPORT_HORIZON))
-        except Refused as exc:
+        except (Refused, SandboxBusy) as exc:  # busy: the next refresh pass tries again
             with tenant_tx(self.pool, tenant_id) as conn:
                 mark_failed(conn, feed_id, str(exc), now)
             return

@@ -20,6 +20,7 @@ from booking.availability import zone
 from booking.bookings import Conflict, check_cancel_token
 from booking.context import ctx_of
 from booking.errors import ApiError
+from booking.pages.locale import long_date, months, pick_locale, short_time
 from booking.questions import list_questions
 from booking.ratelimit import limit_anonymous
 from booking.reservations import BookingIn, booking_json, cancel_row, create_booking
@@ -40,6 +41,15 @@ def render(name: str, status: int = 200, **values: Any) -> HTMLResponse:
     return HTMLResponse(env.get_template(name).render(**values), status_code=status)
 
 
+def logo_url(ctx: Any, conn: Any) -> str | None:
+    """Where the browser fetches the tenant's newest ready logo, if it has one and the cell stores images."""
+    if ctx.images is None:
+        return None
+    row = conn.execute("SELECT key FROM images WHERE kind = 'logo' AND status = 'ready' ORDER BY created_at DESC "
+                       "LIMIT 1").fetchone()
+    return None if row is None else str(ctx.images.url(row["key"]))
+
+
 def _tz(request: Request, default: str) -> Any:
     name = request.query_params.get("tz") or default
     try:
@@ -55,16 +65,20 @@ def services_page(slug: str, request: Request) -> HTMLResponse:
     with ctx.public(request, slug) as (conn, _):
         tenant = conn.execute("SELECT name, timezone FROM tenants").fetchone()
         services = conn.execute("SELECT id, name, duration_minutes FROM services ORDER BY name").fetchall()
+        logo = logo_url(ctx, conn)
     assert tenant is not None
     tz = _tz(request, tenant["timezone"])
-    return render("services.html", tenant=tenant, slug=slug, services=services, tz=tz.key, zones=ZONES)
+    locale = pick_locale(request)
+    return render("services.html", tenant=tenant, slug=slug, services=services, tz=tz.key, zones=ZONES,
+                  logo=logo, lang=locale.language, lang_tag=str(locale))
 
 
 @router.get("/{slug}/services/{service_id}", response_class=HTMLResponse)
 def days_page(slug: str, service_id: uuid.UUID, request: Request,
               day: Annotated[date | None, Query()] = None) -> HTMLResponse:
-    """Steps 2 and 3: pick a day with free slots, then a slot on it."""
+    """Steps 2 and 3: pick a day in the month calendar (days with free slots are links), then a slot on it."""
     ctx = ctx_of(request)
+    locale = pick_locale(request)
     with ctx.public(request, slug) as (conn, _):
         tenant = conn.execute("SELECT name, timezone FROM tenants").fetchone()
         assert tenant is not None
@@ -74,39 +88,45 @@ def days_page(slug: str, service_id: uuid.UUID, request: Request,
         if service is None:
             return render("message.html", 404, title="Not found", message="This service does not exist.")
         first = ctx.clock().astimezone(tz).date()
-        slots = compute_slots(conn, ctx, service_id, first, first + timedelta(days=DAYS_SHOWN - 1), tz, None,
-                              clip=True).slots
-    by_day: OrderedDict[str, list[dict[str, str]]] = OrderedDict()
+        last = first + timedelta(days=DAYS_SHOWN - 1)
+        slots = compute_slots(conn, ctx, service_id, first, last, tz, None, clip=True).slots
+        logo = logo_url(ctx, conn)
+    by_day: OrderedDict[date, list[dict[str, str]]] = OrderedDict()
     for s in slots:
-        by_day.setdefault(s["start"][:10], []).append(s)
-    chosen = day.isoformat() if day else None
+        by_day.setdefault(date.fromisoformat(s["start"][:10]), []).append(s)
+    base = f"/{slug}/services/{service_id}?" + urlencode({"tz": tz.key, "lang": str(locale)})
     links = []
-    for s in by_day.get(chosen or "", []):
+    for s in by_day.get(day, []) if day else []:
         query = urlencode({"service_id": str(service_id), "staff_id": s["staff_id"], "start": s["start"],
-                           "tz": tz.key})
-        links.append({"label": datetime.fromisoformat(s["start"]).strftime("%H:%M"),
+                           "tz": tz.key, "lang": str(locale)})
+        links.append({"label": short_time(datetime.fromisoformat(s["start"]), locale),
                       "href": f"/{slug}/book?{query}"})
-    return render("days.html", tenant=tenant, slug=slug, service=service, tz=tz.key, days=list(by_day),
-                  chosen=chosen, slots=links, zones=ZONES)
+    calendar = months(first, last, {d: f"{base}&day={d.isoformat()}" for d in by_day}, day, locale)
+    return render("days.html", tenant=tenant, slug=slug, service=service, tz=tz.key, calendar=calendar,
+                  any_days=bool(by_day), chosen=long_date(day, locale) if day else None, slots=links,
+                  chosen_day=day.isoformat() if day else None, zones=ZONES, logo=logo, lang=locale.language,
+                  lang_tag=str(locale))
 
 
 def _details(request: Request, slug: str, status: int = 200, error: str | None = None,
              values: dict[str, str] | None = None) -> HTMLResponse:
     ctx = ctx_of(request)
     params = request.query_params if values is None else values
+    locale = pick_locale(request, params.get("lang"))
     with ctx.public(request, slug) as (conn, _):
         tenant = conn.execute("SELECT name, timezone FROM tenants").fetchone()
         questions = list_questions(conn)
     start = params.get("start", "")
     try:
-        when = datetime.fromisoformat(start).strftime("%A %d %B %Y, %H:%M")
+        at = datetime.fromisoformat(start)
+        when = f"{long_date(at.date(), locale)}, {short_time(at, locale)}"
     except ValueError:
         return render("message.html", 422, title="Pick a time", message="Choose a time from the list first.")
-    hidden = {k: params.get(k, "") for k in ("service_id", "staff_id", "start", "tz")}
+    hidden = {k: params.get(k, "") for k in ("service_id", "staff_id", "start", "tz", "lang")}
     # one key per rendered form: a double-click or a resubmitted form books once, not twice
     hidden["idempotency_key"] = params.get("idempotency_key") or secrets.token_urlsafe(18)
     return render("details.html", status, tenant=tenant, slug=slug, questions=questions, error=error,
-                  hidden=hidden, values=values or {}, when=when, tz=params.get("tz", ""))
+                  hidden=hidden, values=values or {}, when=when, tz=params.get("tz", ""), lang=locale.language)
 
 
 @router.get("/{slug}/book", response_class=HTMLResponse)
@@ -148,8 +168,10 @@ def _book(request: Request, slug: str, form: dict[str, str]) -> HTMLResponse:
         ctx.metrics.bookings_created.inc()
     tz = _tz(request, form.get("tz") or "UTC")
     info = booking_json(ctx, slug, row, tz)
-    when = datetime.fromisoformat(info["start"]).strftime("%A %d %B %Y, %H:%M")
-    return render("confirmed.html", 201, tenant=tenant, booking=info, when=when, tz=tz.key,
+    locale = pick_locale(request, form.get("lang"))
+    at = datetime.fromisoformat(info["start"])
+    when = f"{long_date(at.date(), locale)}, {short_time(at, locale)}"
+    return render("confirmed.html", 201, tenant=tenant, booking=info, when=when, tz=tz.key, lang=locale.language,
                   cancel_path=info["cancel_url"].removeprefix(ctx.settings.base_url))
 
 

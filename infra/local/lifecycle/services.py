@@ -129,10 +129,15 @@ def booking_env(cell: str, database_url: str, cell_urls: dict[str, str], *, peer
 
 
 def start_booking(cell: str, port: int, *, database_url: str, secret_key: str, peer_key: str,
-                  cell_urls: dict[str, str], log: Path) -> Started:
-    """`booking serve` for one cell (not waited for: the caller polls /readyz)."""
+                  cell_urls: dict[str, str], log: Path, smtp_port: int | None = None) -> Started:
+    """`booking serve` for one cell (not waited for: the caller polls /readyz); its email goes to the sink."""
     env = procs.process_env({**booking_env(cell, database_url, cell_urls, peer_key=peer_key),
-                             "SECRET_KEY": secret_key, "DB_POOL_MIN": "1", "DB_POOL_MAX": "10"})
+                             "SECRET_KEY": secret_key, "DB_POOL_MIN": "1", "DB_POOL_MAX": "10",
+                             # every customer of the load generator and the drills comes from 127.0.0.1
+                             "PUBLIC_RATE_PER_MINUTE": "1000000", "PUBLIC_RATE_BURST": "1000000",
+                             **({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port),
+                                 "MAIL_FROM": f"slotstack <bookings@{cell}.slotstack.localhost>"}
+                                if smtp_port else {"SMTP_HOST": ""})})
     argv = [program("booking"), "serve", "--host", "127.0.0.1", "--port", str(port)]
     return procs.spawn(f"booking-{cell}", argv, env=env, log=log)
 

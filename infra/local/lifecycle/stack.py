@@ -159,7 +159,7 @@ def _start(env: environment.Environment, plan: ports.PortPlan, state_dir: StateD
         booking[name] = track(services.start_booking(
             name, plan.cells[name].service, database_url=db.dsn_all("booking", "booking_app"),
             secret_key=secret[f"secret_key_{name}"], peer_key=peer_key, cell_urls=urls,
-            log=state_dir.logs / f"booking-{name}.log"))
+            log=state_dir.logs / f"booking-{name}.log", smtp_port=plan.smtp))
     # every cell must answer before any tenant is created: signup asks all the others whether the slug is
     # free, and refuses (503) while one of them cannot be asked
     for name in env.cells:
