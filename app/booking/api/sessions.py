@@ -31,7 +31,7 @@ class LoginIn(BaseModel):
 def login(body: LoginIn, request: Request) -> JSONResponse:
     """Open a web session: sets the `__Host-session` cookie and returns the session's CSRF token."""
     try:
-        _tenant, cookie = sign_in(request, body.slug, body.email, body.password, body.totp)
+        _tenant, cookie = sign_in(ctx_of(request), request, body.slug, body.email, body.password, body.totp)
     except LoginRefused as exc:
         raise ApiError(401, exc.detail, mfa_required=exc.mfa_required) from None
     response = JSONResponse({"csrf_token": csrf_token(ctx_of(request).tokens, cookie),

@@ -3,19 +3,39 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
+from typing import Protocol
 
 from fastapi import Request
 
 from booking.audit import address_of, record
 from booking.auth.passwords import HASHER, verify_password
 from booking.auth.sessions import create_session, verify_totp
+from booking.auth.throttle import LoginThrottle
+from booking.auth.tokens import TokenHasher
 from booking.db import Conn
 from booking.errors import ApiError
 
 # verified against when the email is unknown, so a wrong email costs as much time as a wrong password
 _DUMMY_HASH = HASHER.hash("not a password anyone has: timing equaliser")
+
+
+class SignInContext(Protocol):
+    """What signing in needs of the app's Context (booking.context.Context provides it); a protocol, so
+    that this package stays below booking.context, which builds on it."""
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    @property
+    def tokens(self) -> TokenHasher: ...
+
+    @property
+    def throttle(self) -> LoginThrottle: ...
+
+    def public(self, request: Request, slug: str) -> AbstractContextManager[tuple[Conn, uuid.UUID]]: ...
 
 
 class LoginRefused(Exception):
@@ -27,14 +47,12 @@ class LoginRefused(Exception):
         self.mfa_required = mfa_required
 
 
-def sign_in(request: Request, slug: str, email: str, password: str, totp: str | None) -> tuple[uuid.UUID, str]:
+def sign_in(ctx: SignInContext, request: Request, slug: str, email: str, password: str,
+            totp: str | None) -> tuple[uuid.UUID, str]:
     """Check the credentials and open a web session; returns (tenant id, session cookie value).
 
     Throttled per account and per address (429 with Retry-After); every outcome is audited.
     """
-    from booking.context import ctx_of
-
-    ctx = ctx_of(request)
     address = address_of(request)
     account = f"{slug}:{email.strip().lower()}"
     ctx.throttle.check(account, address)
@@ -54,7 +72,7 @@ def sign_in(request: Request, slug: str, email: str, password: str, totp: str | 
     return tenant_id, outcome
 
 
-def _check(ctx: Any, conn: Conn, tenant_id: uuid.UUID, email: str, password: str, totp: str | None,
+def _check(ctx: SignInContext, conn: Conn, tenant_id: uuid.UUID, email: str, password: str, totp: str | None,
            now: datetime, address: str) -> str | LoginRefused:
     """The new session's cookie, or why the sign-in is refused (audited either way)."""
     user = conn.execute("SELECT id, password_hash, mfa_enabled, totp_secret, totp_last_step FROM users "

@@ -67,7 +67,7 @@ def login_submit(request: Request, slug: Annotated[str, Form(max_length=40)],
     if not _form_token_ok(request, csrf_token):
         return _login_page(403, "The form expired; please sign in again.", slug, email)
     try:
-        _tenant, cookie = sign_in(request, slug, email, password, totp or None)
+        _tenant, cookie = sign_in(ctx_of(request), request, slug, email, password, totp or None)
     except LoginRefused as exc:
         return _login_page(401, exc.detail, slug, email)
     except ApiError as exc:
