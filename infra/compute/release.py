@@ -61,7 +61,8 @@ XZ_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "pb":
 LINE = 1024
 # On the VM: base64 -> xz -> the stored wheel. python3 rather than xz(1): cloud-init is written in
 # Python, so python3 (with lzma in its standard library) is on every image that runs this fleet.
-UNPACK = "python3 -c 'import base64, lzma, sys; sys.stdout.buffer.write(lzma.decompress(base64.b64decode(sys.stdin.buffer.read())))'"
+UNPACK = ("python3 -c 'import base64, lzma, sys; "
+          "sys.stdout.buffer.write(lzma.decompress(base64.b64decode(sys.stdin.buffer.read())))'")
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,8 @@ def test_release_installs_on_a_new_vm_and_a_second_release_replaces_it_on_the_ru
     assert "CELL_URLS=eu=https://eu.book.example.com,us=https://us.book.example.com\n" in env_file
     assert "KEY_VAULT_URI=https://kv-ss-prd-eu-000000.vault.azure.net/\n" in env_file
     assert f"AZURE_CLIENT_ID={CLIENT_ID}\n" in env_file
-    assert current(root) == release_dir and release_dir.parent == (root / "opt/booking/releases").resolve()
+    assert current(root) == release_dir
+    assert release_dir.parent == (root / "opt/booking/releases").resolve()
     assert (root / "opt/booking/current/bin/booking").exists(), "the wheel was not installed"
 
     second = installable_wheel(tmp_path / "b", version="9.9.10")
@@ -134,7 +135,8 @@ def test_a_release_whose_wheel_does_not_match_its_pinned_sha256_is_refused_on_th
 
     result = run_release(root, installable_wheel(tmp_path / "b", version="9.9.12"), tamper=pin_another_sha256)
     assert result.returncode == 3, result.stderr
-    assert "sha256 mismatch" in result.stderr and "refusing to install" in result.stderr
+    assert "sha256 mismatch" in result.stderr
+    assert "refusing to install" in result.stderr
     assert current(root) == installed_as(root, good)
 
 
