@@ -11,7 +11,7 @@ compresses no further. So the wheel ships *stored*: the same files, byte for byt
 compression, which xz then compresses as one stream (Python sources share most of their vocabulary).
 That stored wheel is a valid wheel in its own right: the VM unpacks it, bootstrap.sh checks its
 sha256 (pinned here, over exactly the bytes pip installs) and installs it. Today's booking wheel ships
-at about three quarters of the ceiling; deflate-inside-base64 of the built wheel did not fit.
+at about three quarters of MAX_SCRIPT_BYTES; the built wheel base64'd into the script did not fit.
 
 Rollout: a new wheel changes the extension's settings (and its forceUpdateTag, the sha256 of the built
 wheel), i.e. the scale set model. Under the Rolling upgrade policy Azure applies that to running
@@ -49,9 +49,12 @@ from infra.compute.settings import BOOTSTRAP, Wheel, find_wheel
 from infra.errors import SlotstackError
 
 EXTENSION_NAME = "release"
-# Azure documents no ceiling for a CustomScript extension's settings; 256 KiB is what the release
-# extension was believed to get through a scale set model update, so stay well below it and refuse
-# early with a message rather than fail in the middle of `pulumi up`. Raise it only with evidence.
+# The CustomScript handler on the VM refuses a `script` setting longer than 256 KiB (maxScriptSize in
+# main/cmds.go of Azure/custom-script-extension-linux), and only then: `pulumi up` would succeed and
+# every instance's extension fail. Azure documents no limit for extension settings on the management
+# side. So refuse here, before anything is created, with a quarter of the handler's limit kept as the
+# margin for what is not documented; raise it towards 256 KiB only once a real `pulumi up` has carried
+# a script of that size.
 MAX_SCRIPT_BYTES = 192 * 1024
 WORK = "/var/lib/slotstack/release"
 # LZMA2 at its strongest; pb=0 because text has no 2^pb-byte structure (measured: 0.4% smaller).
@@ -109,14 +112,15 @@ def _heredoc(path: str, content: bytes) -> str:
     """Shell that writes `content` to `path` byte for byte.
 
     Text that a quoted here-document reproduces exactly (UTF-8, ending in a newline, no line equal to
-    the delimiter) goes in as it is, which gzip compresses twice as well as base64; anything else is
+    the delimiter) and that the handler's dos2unix pass over script.sh leaves alone (no carriage
+    return) goes in as it is, which gzip compresses twice as well as base64; anything else is
     base64-wrapped so any bytes survive the script."""
     delimiter = "SLOTSTACK_EOF"
     try:
         text = content.decode()
     except UnicodeDecodeError:
         text = ""
-    if text.endswith("\n") and delimiter not in text.splitlines():
+    if text.endswith("\n") and "\r" not in text and delimiter not in text.splitlines():
         return f"cat > {shlex.quote(path)} <<'{delimiter}'\n{text}{delimiter}\n"
     body = base64.encodebytes(content).decode()
     return f"base64 -d > {shlex.quote(path)} <<'{delimiter}'\n{body}{delimiter}\n"

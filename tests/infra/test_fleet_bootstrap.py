@@ -171,3 +171,21 @@ def test_the_real_booking_wheel_installs_from_the_extension(tmp_path: Path, book
                              capture_output=True, text=True, check=True, timeout=60)
     assert booking_wheel.name == f"booking-{version.stdout.strip()}-py3-none-any.whl"
     assert (root / "opt/booking/current/bin/booking").exists()
+
+
+@pytest.mark.parametrize("content", [
+    b"#!/bin/sh\necho plain text goes in as it is\n",
+    b"no newline at the end",
+    b"windows\r\nline endings, which the handler's dos2unix would rewrite\r\n",
+    b"a line that is the delimiter\nSLOTSTACK_EOF\nends the here-document early\n",
+    bytes(range(256)),
+])
+def test_files_embedded_in_the_script_arrive_byte_for_byte(tmp_path: Path, content: bytes) -> None:
+    target = tmp_path / "out" / "file"
+    target.parent.mkdir()
+    script = tmp_path / "script.sh"
+    rendered = b"set -eu\n" + release._heredoc(str(target), content).encode()
+    # The handler writes script.sh and runs dos2unix over it (postProcessFile in main/files.go).
+    script.write_bytes(rendered.replace(b"\r\n", b"\n"))
+    subprocess.run(["sh", str(script)], check=True, capture_output=True, timeout=60)
+    assert target.read_bytes() == content
