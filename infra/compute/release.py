@@ -197,20 +197,40 @@ def extension(wheel: Wheel, boot: cloud_init.Boot, bootstrap: Path) -> compute.V
     }
 
 
-def report(wheel: Wheel, bootstrap: Path = BOOTSTRAP) -> str:
-    """One line: how much of the ceiling `wheel` uses, with a prod-like service environment."""
+def script_size(wheel: Wheel, bootstrap: Path = BOOTSTRAP) -> int:
+    """Bytes of `wheel`'s encoded release script, with a prod-like service environment (3 cells)."""
     boot = cloud_init.Boot(cell="eu", cell_urls={c: f"https://{c}.book.example.com" for c in ("us", "eu", "au")},
                            key_vault_uri="https://kv-ss-prd-eu-000000.vault.azure.net/",
                            client_id="00000000-0000-0000-0000-000000000000")
+    return len(encoded(payload(wheel, boot, bootstrap)))
+
+
+def report(wheel: Wheel, size: int) -> str:
+    """One line: how much of the ceiling `wheel` uses, its script being `size` bytes encoded."""
     ship = shipped(wheel)
-    size = len(encoded(payload(wheel, boot, bootstrap)))
     return (f"{wheel.path.name}: {wheel.path.stat().st_size:,} bytes built, {ship.size:,} stored, "
             f"{len(ship.xz):,} xz'd; release script {size:,} bytes encoded of {MAX_SCRIPT_BYTES:,} "
-            f"({100 * size / MAX_SCRIPT_BYTES:.0f}%, {MAX_SCRIPT_BYTES - size:,} bytes to spare)")
+            f"({100 * size / MAX_SCRIPT_BYTES:.0f}%)")
+
+
+def main(argv: list[str]) -> int:
+    """`python -m infra.compute.release [WHEEL]`: measure a wheel (default: the one `pulumi up` ships)."""
+    try:
+        wheel = Wheel.from_file(Path(argv[0])) if argv else find_wheel()
+        size = script_size(wheel)
+    except SlotstackError as error:
+        print(f"release: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"release: cannot read the wheel: {error}; pass the path of a built booking wheel", file=sys.stderr)
+        return 2
+    print(report(wheel, size))
+    if size > MAX_SCRIPT_BYTES:
+        print(f"release: {too_large(wheel, size)}", file=sys.stderr)
+        return 1
+    print(f"release: fits, {MAX_SCRIPT_BYTES - size:,} bytes to spare")
+    return 0
 
 
 if __name__ == "__main__":
-    try:
-        print(report(Wheel.from_file(Path(sys.argv[1])) if len(sys.argv) > 1 else find_wheel()))
-    except SlotstackError as error:
-        sys.exit(f"release: {error}")
+    sys.exit(main(sys.argv[1:]))

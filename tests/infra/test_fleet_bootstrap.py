@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -158,6 +159,19 @@ def test_the_real_booking_wheel_fits_the_release_extension(booking_wheel: Path) 
     assert size <= release.MAX_SCRIPT_BYTES
     print(f"release script: {size:,} of {release.MAX_SCRIPT_BYTES:,} bytes "
           f"({100 * size / release.MAX_SCRIPT_BYTES:.0f}%)")
+
+
+def test_the_measuring_command_reports_the_real_wheel_and_refuses_one_too_large(
+        tmp_path: Path, booking_wheel: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert release.main([str(booking_wheel)]) == 0
+    out = capsys.readouterr().out
+    assert f"{booking_wheel.name}: {booking_wheel.stat().st_size:,} bytes built" in out
+    assert "release: fits, " in out
+    (tmp_path / "big").mkdir()
+    big = make_wheel(tmp_path / "big", payload=os.urandom(300 * 1024))  # incompressible
+    assert release.main([str(big)]) == 1
+    assert "too large to ship inline" in capsys.readouterr().err
+    assert release.main([str(tmp_path / "booking-1.0-py3-none-any.whl")]) == 2
 
 
 def test_the_real_booking_wheel_installs_from_the_extension(tmp_path: Path, booking_wheel: Path) -> None:
