@@ -34,7 +34,7 @@ class Wheel:
     version: str
     """The package version parsed from the file name."""
     sha256: str
-    """Hex sha256 of the file; the blob is named by it and cloud-init checks it."""
+    """Hex sha256 of the built file; the release extension's forceUpdateTag, so a new wheel rolls the fleet."""
 
     @classmethod
     def from_file(cls, path: Path) -> Wheel:
