@@ -28,7 +28,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -44,6 +43,9 @@ from booking import migrate
 from booking.embedded import pg_bin, start_cluster
 from booking.provision import provision
 from psycopg.types.range import Range
+
+from infra.local import procs
+from infra.local.lifecycle.ports import free_port
 
 PASSWORD = "benchmark passphrase long enough"  # noqa: S105  (a throw-away tenant in a throw-away cluster)
 SLOT = timedelta(minutes=30)
@@ -87,12 +89,6 @@ def run_pgbench(admin_url: str, socket_dir: str, seconds: int, clients: int) -> 
     if match is None:
         raise RuntimeError(f"pgbench printed no tps:\n{out.stdout}\n{out.stderr}")
     return float(match.group(1))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_service(app_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -176,15 +172,9 @@ def tree_cpu_s(root: int) -> float:
     """CPU seconds (user + system) used so far by process `root` and every live descendant of it."""
     parent: dict[int, int] = {}
     ticks: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parent[int(entry.name)] = int(fields[1])
-        ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+    for pid, fields in procs.live_processes():
+        parent[pid] = int(fields[1])
+        ticks[pid] = int(fields[11]) + int(fields[12])
     tree, frontier = {root}, [root]
     while frontier:
         pid = frontier.pop()
