@@ -123,6 +123,7 @@ class Agent:
         self.port = int(self.httpd.server_address[1])
         self.stop_event = threading.Event()
         self.serving = False
+        self.failures: dict[str, int] = {}  # consecutive failures per target at this location
 
     # -- peers -------------------------------------------------------------------------------------
 
@@ -222,6 +223,18 @@ class Agent:
             self.serving = False
         self.httpd.server_close()
 
+    def _recheck(self, results: list[Result]) -> bool:
+        """Re-check a first failure at once, as the core does; True when a failure that may confirm an
+        outage is among ``results`` (then it is shipped now rather than on the next shipping tick)."""
+        urgent = False
+        for result in results:
+            count = 0 if result.ok else self.failures.get(result.target, 0) + 1
+            self.failures[result.target] = count
+            if count == 1:
+                self.scheduler.recheck(result.target)
+            urgent = urgent or 1 <= count <= self.config.thresholds.down_after
+        return urgent
+
     def run(self, duration: float | None = None, ship_every: float = 2.0) -> None:
         """Probe and ship until stopped."""
         self.serve_peers()
@@ -230,8 +243,9 @@ class Agent:
         try:
             while not self.stop_event.is_set() and (end is None or time.monotonic() < end):
                 wake = self.scheduler.due(time.monotonic())
-                self.buffer.extend(self.scheduler.drain(min(max(wake - time.monotonic(), 0.0), 0.2)))
-                if time.monotonic() >= next_ship:
+                results = self.scheduler.drain(min(max(wake - time.monotonic(), 0.0), 0.2))
+                self.buffer.extend(results)
+                if self._recheck(results) or time.monotonic() >= next_ship:
                     if self.buffer or time.time() - self.last_contact > ship_every:
                         self.ship()
                     self.dead_mans_switch()
