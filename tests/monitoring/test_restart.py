@@ -42,6 +42,7 @@ def test_long_restart_during_an_outage_sends_no_false_recovery(
     h.store.close()  # the monitor stops for 5m 54s while eu-web stays broken
     clock.advance(OUTAGE)
     h.open()
+    assert [(v.down, v.unknown) for v in h.core.cells()] == [([], ("eu-web",))]  # not up: not known
     for _ in range(6):
         h.round(advance=10)
     assert heads(provider) == ["[slotstack] DOWN eu 1/2"]  # no RECOVERED, no second page
