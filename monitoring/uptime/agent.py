@@ -76,6 +76,12 @@ def ingest_handler(core: Core, config: Config, environ: Mapping[str, str]) -> Po
             raise HttpError(403, f"location {location!r} is not in monitor.locations {list(config.monitor.locations)}")
         if any(r.location != location for r in results):
             raise HttpError(400, f"a batch from {location!r} may only carry results for {location!r}")
+        # The signature proves who sent a batch, not when: a captured batch sent again is refused, since
+        # every shipment (a retry too) is stamped anew and so is newer than the last one accepted.
+        last = core.store.value("SELECT last_batch FROM agents WHERE location = ?", (location,))
+        if last is not None and sent_at <= float(last):
+            raise HttpError(409, f"batch of {location!r} sent at {sent_at} is not newer than the last accepted one; "
+                                 "a replay (or two agents with the same location)")
         accepted = rejected = 0
         for result in results:
             try:
@@ -88,9 +94,10 @@ def ingest_handler(core: Core, config: Config, environ: Mapping[str, str]) -> Po
                 continue
             accepted += 1
         with core.store.tx() as conn:
-            conn.execute("INSERT INTO agents (location, last_seen, results) VALUES (?, ?, ?) ON CONFLICT (location)"
-                         " DO UPDATE SET last_seen = excluded.last_seen, results = results + excluded.results",
-                         (location, now, accepted))
+            conn.execute("INSERT INTO agents (location, last_seen, results, last_batch) VALUES (?, ?, ?, ?)"
+                         " ON CONFLICT (location) DO UPDATE SET last_seen = excluded.last_seen,"
+                         " results = results + excluded.results, last_batch = excluded.last_batch",
+                         (location, now, accepted, sent_at))
         return 200, {"accepted": accepted, "rejected": rejected}
 
     return handle
