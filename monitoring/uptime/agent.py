@@ -76,6 +76,12 @@ def ingest_handler(core: Core, config: Config, environ: Mapping[str, str]) -> Po
             raise HttpError(403, f"location {location!r} is not in monitor.locations {list(config.monitor.locations)}")
         if any(r.location != location for r in results):
             raise HttpError(400, f"a batch from {location!r} may only carry results for {location!r}")
+        # The signature proves who sent a batch, not when: a captured batch sent again is refused, since
+        # every shipment (a retry too) is stamped anew and so is newer than the last one accepted.
+        last = core.store.value("SELECT last_batch FROM agents WHERE location = ?", (location,))
+        if last is not None and sent_at <= float(last):
+            raise HttpError(409, f"batch of {location!r} sent at {sent_at} is not newer than the last accepted one; "
+                                 "a replay (or two agents with the same location)")
         accepted = rejected = 0
         for result in results:
             try:
@@ -88,9 +94,10 @@ def ingest_handler(core: Core, config: Config, environ: Mapping[str, str]) -> Po
                 continue
             accepted += 1
         with core.store.tx() as conn:
-            conn.execute("INSERT INTO agents (location, last_seen, results) VALUES (?, ?, ?) ON CONFLICT (location)"
-                         " DO UPDATE SET last_seen = excluded.last_seen, results = results + excluded.results",
-                         (location, now, accepted))
+            conn.execute("INSERT INTO agents (location, last_seen, results, last_batch) VALUES (?, ?, ?, ?)"
+                         " ON CONFLICT (location) DO UPDATE SET last_seen = excluded.last_seen,"
+                         " results = results + excluded.results, last_batch = excluded.last_batch",
+                         (location, now, accepted, sent_at))
         return 200, {"accepted": accepted, "rejected": rejected}
 
     return handle
@@ -124,6 +131,7 @@ class Agent:
         self.port = int(self.httpd.server_address[1])
         self.stop_event = threading.Event()
         self.serving = False
+        self.failures: dict[str, int] = {}  # consecutive failures per target at this location
 
     # -- peers -------------------------------------------------------------------------------------
 
@@ -229,6 +237,18 @@ class Agent:
             self.serving = False
         self.httpd.server_close()
 
+    def _recheck(self, results: list[Result]) -> bool:
+        """Re-check a first failure at once, as the core does; True when a failure that may confirm an
+        outage is among ``results`` (then it is shipped now rather than on the next shipping tick)."""
+        urgent = False
+        for result in results:
+            count = 0 if result.ok else self.failures.get(result.target, 0) + 1
+            self.failures[result.target] = count
+            if count == 1:
+                self.scheduler.recheck(result.target)
+            urgent = urgent or 1 <= count <= self.config.thresholds.down_after
+        return urgent
+
     def run(self, duration: float | None = None, ship_every: float = 2.0) -> None:
         """Probe and ship until stopped."""
         self.serve_peers()
@@ -237,8 +257,9 @@ class Agent:
         try:
             while not self.stop_event.is_set() and (end is None or time.monotonic() < end):
                 wake = self.scheduler.due(time.monotonic())
-                self.buffer.extend(self.scheduler.drain(min(max(wake - time.monotonic(), 0.0), 0.2)))
-                if time.monotonic() >= next_ship:
+                results = self.scheduler.drain(min(max(wake - time.monotonic(), 0.0), 0.2))
+                self.buffer.extend(results)
+                if self._recheck(results) or time.monotonic() >= next_ship:
                     if self.buffer or time.time() - self.last_contact > ship_every:
                         self.ship()
                     self.dead_mans_switch()

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import dns.exception
 import dns.resolver
 
-from uptime.config import Target
 from uptime.probe import Result, cert_expiry
+from uptime.targets import Target
 
 Prober = Callable[[Target, str, float], Result]
 

@@ -78,6 +78,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     now = core.clock.now()
     cells: list[dict[str, Any]] = [
         {"cell": v.cell, "down": v.down, "total": v.total, "incident": v.incident_id,
+         "unknown": list(v.unknown), "flapping": v.flapping,
          "paging_suppressed": core.suppressed(v.cell, now)} for v in core.cells()]
     with core.store.lock:
         open_now = incidents.all_open(core.store.conn)
@@ -89,6 +90,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     for cell in cells:
         state = f"DOWN ({len(cell['down'])}/{cell['total']}: {', '.join(cell['down'])})" if cell["down"] else "up"
+        if cell["flapping"]:
+            state = f"FLAPPING ({', '.join(cell['down']) or 'settling'})"
+        if cell["unknown"]:
+            state += f"; not probed since the monitor or an agent was away: {', '.join(cell['unknown'])}"
         quiet = f" [not paging: {cell['paging_suppressed']}]" if cell["paging_suppressed"] else ""
         print(f"{cell['cell']:<8} {state}{quiet}")
     for row in listed:

@@ -52,7 +52,6 @@ class Core:
         self.clock = clock
         self.metrics = metrics
         self.targets = {t.name: t for t in config.targets}
-        self.started_at = clock.now()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -64,7 +63,6 @@ class Core:
         so a recovery still needs ``up_after`` successes, and those can only come from fresh probes.
         """
         now = self.clock.now()
-        self.started_at = now
         intervals = [t.interval for t in self.config.targets] or [30.0]
         with self.store.tx() as conn:
             last = max(float(conn.execute("SELECT COALESCE(MAX(ts), 0) FROM results").fetchone()[0]),

@@ -19,7 +19,7 @@ from cryptography import x509
 from requests.adapters import HTTPAdapter
 
 from uptime import __version__
-from uptime.config import Target
+from uptime.targets import Target
 
 # urllib3 2 raises NameResolutionError; older releases surface the raw gaierror.
 _NAME_ERRORS: tuple[type[BaseException], ...] = tuple(

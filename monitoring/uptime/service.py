@@ -77,6 +77,7 @@ class Service:
         self.stop_event = threading.Event()
         # Set when there may be something to send now, so a page does not wait for the next tick.
         self.wakes = {name: threading.Event() for name in self.notifiers}
+        self.confirmed: set[tuple[str, str]] = set()  # (target, location) seen down since this start
 
     def _probe(self, target: Target, location: str) -> Result:
         # A heartbeat is judged from the pings in the database; everything else is probed over the network.
@@ -138,7 +139,15 @@ class Service:
             if not result.ok and new.state == state.SUSPECT:
                 # A first failure is confirmed (or cleared) by an immediate re-check, not the next interval.
                 self.scheduler.recheck(result.target)
-            urgent = urgent or (not result.ok and new.state == state.DOWN)
+            # Only the result that confirms a failure is urgent; planning on every failing result of a long
+            # outage would repeat the pager's queries several times a second for nothing new.
+            key = (result.target, result.location)
+            if new.state == state.DOWN and key not in self.confirmed:
+                urgent = True
+            if new.state in state.FAILING:
+                self.confirmed.add(key)
+            else:
+                self.confirmed.discard(key)
         mono = time.monotonic()
         if urgent or mono >= next_tick:
             self.core.heartbeat()

@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS monitor_gaps (start REAL NOT NULL, end REAL NOT NULL,
 ADDED_COLUMNS = {
     "incidents": incidents.ADDED_COLUMNS,
     "target_state": {"history": "TEXT NOT NULL DEFAULT ''", "flapping": "INTEGER NOT NULL DEFAULT 0"},
+    "agents": {"last_batch": "REAL NOT NULL DEFAULT 0"},
 }
 
 

@@ -138,8 +138,12 @@ def test_ingest_rejects_bad_signatures_unknown_locations_and_replays(cluster: di
         raw = json.dumps(body).encode()
         return requests.post(url, data=raw, headers={"X-Uptime-Signature": signature(key.encode(), raw)}, timeout=5)
 
-    now = time.time()
+    # Ahead of the real sydney agent's own batches (within the 5-minute skew), so they cannot race these.
+    now = time.time() + 60
     assert post({"location": "sydney", "sent_at": now, "results": []}).status_code == 200
+    again = post({"location": "sydney", "sent_at": now, "results": []})  # the same signed batch, sent again
+    assert again.status_code == 409
+    assert "not newer than the last accepted one" in again.json()["error"]
     forged = post({"location": "sydney", "sent_at": now, "results": []}, key="guess")
     assert forged.status_code == 401
     assert "X-Uptime-Signature" in forged.json()["error"]
@@ -150,7 +154,7 @@ def test_ingest_rejects_bad_signatures_unknown_locations_and_replays(cluster: di
     assert replay.status_code == 400
     assert "replay or clock skew" in replay.json()["error"]
     result = {"target": "eu-api", "cell": "eu", "location": "sydney", "ts": now, "ok": True, "duration": 0.01}
-    mixed = post({"location": "sydney", "sent_at": now, "results": [result, {**result, "target": "gone"}]})
+    mixed = post({"location": "sydney", "sent_at": now + 1, "results": [result, {**result, "target": "gone"}]})
     assert mixed.json() == {"accepted": 1, "rejected": 1}  # a target the core does not know is dropped
     junk = post({"location": "sydney"})
     assert junk.status_code == 400

@@ -23,7 +23,9 @@ def test_example_config_is_valid_and_complete() -> None:
     cfg = config.load(EXAMPLE)
     assert cfg.cells() == ["us", "eu", "au"]
     assert [t.name for t in cfg.cell_targets("eu")] == ["eu-healthz", "eu-readyz", "eu-openapi"]
-    assert {c.type for c in cfg.channels.values()} == {"twilio", "acs_sms", "sns", "email", "webhook", "outbox"}
+    assert {c.type for c in cfg.channels.values()} == {"twilio", "acs_sms", "sns", "email", "webhook", "outbox",
+                                                       "pagerduty", "opsgenie", "slack", "teams"}
+    assert cfg.thresholds.flapping.high == 30
     assert cfg.thresholds.down_after == 2
     assert cfg.thresholds.up_after == 2
     au = cfg.targets[-1]

@@ -16,7 +16,7 @@ from uptime.probe import Result
 from uptime.scheduler import Scheduler
 from uptime.service import Service
 
-from tests.monitoring.conftest import FIXED_DATES, PinnedClock, TargetServer
+from tests.monitoring.conftest import FIXED_DATES, PinnedClock, TargetServer, closed_port
 from tests.monitoring.helpers import base_config
 from tests.monitoring.test_service import wait_for
 
@@ -84,3 +84,24 @@ def test_one_lost_packet_never_pages(service: tuple[Service, TargetServer], tmp_
     assert [ok for _, ok in results(monitor)].count(0) == 1
     assert monitor.store.value("SELECT COUNT(*) FROM incidents") == 0
     assert not (tmp_path / "outbox").exists()
+
+
+def test_an_agent_rechecks_a_first_failure_at_once(tmp_path: Path, http_target: Callable[[], TargetServer]) -> None:
+    from uptime.agent import Agent
+
+    server = http_target()
+    server.behaviour.status = 503
+    targets = [{"name": "eu-a", "cell": "eu", "url": server.url(), "interval": f"{INTERVAL:g}s", "timeout": "1s"}]
+    doc = base_config(tmp_path, targets, {})
+    doc["monitor"]["locations"] = ["frankfurt"]
+    # The core is unreachable here: the agent keeps its results in its buffer, where the test reads them.
+    agent = Agent(config.parse(doc), f"http://127.0.0.1:{closed_port()}", "frankfurt", {"UPTIME_AGENT_KEY": "k"})
+    thread = threading.Thread(target=agent.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: len([r for r in list(agent.buffer) if not r.ok]) >= 2)
+    finally:
+        agent.stop_event.set()
+        thread.join(10)
+    first, second = [r.ts for r in list(agent.buffer) if not r.ok][:2]
+    assert second - first < 0.9 * INTERVAL  # the re-check, not the next regular probe

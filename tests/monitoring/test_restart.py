@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from uptime import config, statuspage
+from uptime import config, history, statuspage
 from uptime.service import Service
 
 from tests.monitoring.conftest import FIXED_DATES, FakeClock, PinnedClock, ProviderFake, TargetServer
@@ -42,6 +42,7 @@ def test_long_restart_during_an_outage_sends_no_false_recovery(
     h.store.close()  # the monitor stops for 5m 54s while eu-web stays broken
     clock.advance(OUTAGE)
     h.open()
+    assert [(v.down, v.unknown) for v in h.core.cells()] == [([], ("eu-web",))]  # not up: not known
     for _ in range(6):
         h.round(advance=10)
     assert heads(provider) == ["[slotstack] DOWN eu 1/2"]  # no RECOVERED, no second page
@@ -145,3 +146,31 @@ def test_real_monitor_stopped_longer_than_every_timer_reconciles_before_recoveri
     finally:
         second.stop()
         thread.join(10)
+
+
+def test_after_a_restart_longer_than_every_timer_each_due_notice_goes_out_once(
+    tmp_path: Path, clock: FakeClock, http_target: Callable[[], TargetServer], provider: ProviderFake,
+) -> None:
+    healthy, broken = http_target(), http_target()
+    steps = [{"after": "0m", "notify": ["oncall"], "channels": ["sms"]},
+             {"after": "15m", "notify": ["oncall_next"], "channels": ["sms"]}]
+    doc = base_config(tmp_path, two_checks(healthy, broken), {"sms": twilio(provider)}, steps,
+                      escalation={"steps": steps, "reminder_every": "10m"})
+    h = Harness(doc, clock, ENV)
+    broken.behaviour.status = 503
+    h.round(advance=10)
+    h.round(advance=10)
+    assert heads(provider) == ["[slotstack] DOWN eu 1/2"]
+    h.store.close()
+    clock.advance(2 * 86400)  # two days (the same rotation week): past the escalation and many reminder periods
+    h.open()
+    for _ in range(6):
+        h.round(advance=10)
+    # Alice's overdue reminder and the escalation to the next person, once each; nothing resolved.
+    assert sorted((to, body.split(" eu")[0]) for to, body in sms_log(provider)[1:]) == [
+        ("+15550111", "[slotstack] REMINDER DOWN"), ("+15550112", "[slotstack] ESCALATED DOWN")]
+    assert h.store.value("SELECT COUNT(*) FROM incidents WHERE resolved_at IS NULL") == 1
+    clock.advance(400 * 86400)  # pruning never removes an open incident, however old
+    history.prune(h.store, clock.now())
+    assert h.store.value("SELECT COUNT(*) FROM incidents WHERE resolved_at IS NULL") == 1
+    h.close()

@@ -11,7 +11,9 @@ from uptime.notify.base import Channel, Notifier, NotifyError
 
 __all__ = ["REGISTRY", "Notifier", "NotifyError", "build", "validate_channel"]
 
-REGISTRY: dict[str, tuple[Callable[[Channel], None], Callable[[Channel, Mapping[str, str]], Any]]] = {
+# type -> (read and check the channel's options, the notifier class); both read the options through one
+# ``settings`` function per notifier module, so a key has one name, default and check.
+REGISTRY: dict[str, tuple[Callable[[Channel], object], Callable[[Channel, Mapping[str, str]], Any]]] = {
     "email": (email.validate, email.EmailNotifier),
     "twilio": (twilio.validate, twilio.TwilioNotifier),
     "acs_sms": (acs.validate, acs.AcsSmsNotifier),

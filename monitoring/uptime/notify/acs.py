@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.utils import formatdate
 from urllib.parse import urlsplit
 
@@ -20,15 +21,26 @@ API_VERSION = "2021-03-07"
 _OPTIONS = ["endpoint", "access_key_env", "from", "timeout"]
 
 
-def validate(channel: Channel) -> None:
+@dataclass(frozen=True)
+class Settings:
+    """The channel's options, read once."""
+
+    endpoint: str
+    sender: str
+    timeout: float
+
+
+def settings(channel: Channel) -> Settings:
     """``endpoint`` (https://<resource>.communication.azure.com), ``access_key_env``, ``from``."""
     sec = options(channel, _OPTIONS)
     endpoint = sec.text("endpoint")
     if urlsplit(endpoint).scheme not in ("http", "https"):
         raise ConfigError(f"{sec.key('endpoint')}: {endpoint!r} is not a URL (https://<resource>.communication.azure.com)")
     sec.text("access_key_env")
-    sec.text("from")
-    sec.duration("timeout", "10s")
+    return Settings(endpoint=endpoint.rstrip("/"), sender=sec.text("from"), timeout=sec.duration("timeout", "10s"))
+
+
+validate = settings
 
 
 def sign(method: str, url: str, body: bytes, key_b64: str, date: str) -> dict[str, str]:
@@ -50,16 +62,15 @@ class AcsSmsNotifier:
     """POST {endpoint}/sms?api-version=2021-03-07."""
 
     def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
-        sec = options(channel, _OPTIONS)
-        self.endpoint = sec.text("endpoint").rstrip("/")
+        opts = settings(channel)
+        self.endpoint = opts.endpoint
         self.key = secret(channel, "access_key", environ) or ""
         try:
             base64.b64decode(self.key, validate=True)
         except ValueError as exc:
             raise ConfigError(f"channels.{channel.name}.access_key_env: the key is not base64 (copy it from the "
                               "ACS resource's Keys blade)") from exc
-        self.sender = sec.text("from")
-        self.timeout = sec.duration("timeout", "10s")
+        self.sender, self.timeout = opts.sender, opts.timeout
 
     def send(self, notice: Notice, recipient: str | None) -> None:
         """ACS answers 202 with per-recipient results; a recipient-level failure is a failure."""

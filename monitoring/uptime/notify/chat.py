@@ -14,11 +14,14 @@ from uptime.notify.base import Channel, options, post_json, secret
 _OPTIONS = ["url_env", "timeout"]
 
 
-def validate(channel: Channel) -> None:
-    """``url_env`` names the variable holding the incoming-webhook URL."""
+def settings(channel: Channel) -> float:
+    """The timeout; ``url_env`` names the variable holding the incoming-webhook URL."""
     sec = options(channel, _OPTIONS)
     sec.text("url_env")
-    sec.duration("timeout", "10s")
+    return sec.duration("timeout", "10s")
+
+
+validate = settings
 
 
 def facts(notice: Notice) -> list[str]:
@@ -80,12 +83,11 @@ class _ChatNotifier:
     service = "chat"
 
     def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
-        sec = options(channel, _OPTIONS)
+        self.timeout = settings(channel)
         self.url = secret(channel, "url", environ) or ""
         if not self.url.startswith("https://") and not self.url.startswith("http://"):
             raise ConfigError(f"{self.service}: the variable named by channels.{channel.name}.url_env does not "
                               "hold an http(s) URL; paste the incoming-webhook URL there")
-        self.timeout = sec.duration("timeout", "10s")
 
     def message(self, notice: Notice) -> dict[str, Any]:
         raise NotImplementedError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -15,35 +16,48 @@ from uptime.notify.base import Channel, NotifyError, options, secret
 _OPTIONS = ["host", "port", "starttls", "ca_file", "username", "username_env", "password_env", "from", "timeout"]
 
 
-def validate(channel: Channel) -> None:
+@dataclass(frozen=True)
+class Settings:
+    """The channel's options, read once."""
+
+    host: str
+    port: int
+    starttls: bool
+    ca_file: str | None
+    username: str | None
+    sender: str
+    timeout: float
+
+
+def settings(channel: Channel) -> Settings:
     """``host`` and ``from`` are required; ``username`` (or ``username_env``) needs ``password_env``.
 
     ``username_env`` is for providers whose SMTP user is itself a credential (Amazon SES: an access key id).
     """
     sec = options(channel, _OPTIONS)
-    sec.text("host")
-    sec.integer("port", 587, 1, 65535)
-    sec.flag("starttls", True)
-    sec.text("from", pattern=r"[^@\s]+@[^@\s]+|.*<[^@\s]+@[^@\s]+>")
     if sec.has("username") and sec.has("username_env"):
         raise ConfigError(f"channels.{channel.name}: set username or username_env, not both")
     if sec.has("username") or sec.has("username_env"):
         sec.text("password_env")
-    sec.duration("timeout", "10s")
+    return Settings(host=sec.text("host"), port=sec.integer("port", 587, 1, 65535), starttls=sec.flag("starttls", True),
+                    ca_file=sec.opt_str("ca_file"), username=sec.opt_str("username"),
+                    sender=sec.text("from", pattern=r"[^@\s]+@[^@\s]+|.*<[^@\s]+@[^@\s]+>"),
+                    timeout=sec.duration("timeout", "10s"))
+
+
+validate = settings
 
 
 class EmailNotifier:
     """One SMTP session per message: simple and robust against idle disconnects."""
 
     def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
-        sec = options(channel, _OPTIONS)
-        self.host, self.port = sec.text("host"), sec.integer("port", 587)
-        self.starttls = sec.flag("starttls", True)
-        self.ca_file = sec.opt_str("ca_file")
-        self.username = sec.opt_str("username") or secret(channel, "username", environ, required=False)
+        opts = settings(channel)
+        self.host, self.port, self.starttls, self.ca_file = opts.host, opts.port, opts.starttls, opts.ca_file
+        self.username = opts.username or secret(channel, "username", environ, required=False)
         self.password = secret(channel, "password", environ) if self.username else None
-        self.sender = sec.text("from")
-        self.timeout = sec.duration("timeout", "10s")
+        self.sender = opts.sender
+        self.timeout = opts.timeout
 
     def build(self, notice: Notice, recipient: str) -> EmailMessage:
         """The message as it will be sent."""

@@ -10,27 +10,26 @@ from uptime.notify.base import Channel, dedup_key, http_url, options, post_json,
 
 DEFAULT_API = "https://api.opsgenie.com"  # EU accounts: https://api.eu.opsgenie.com
 _OPTIONS = ["api_key_env", "api_base", "priority", "timeout"]
-PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 
 
-def validate(channel: Channel) -> None:
-    """``api_key_env`` names the variable holding the API integration key; ``priority`` P1..P5 (P1)."""
+def settings(channel: Channel) -> tuple[str, str, float]:
+    """(the alerts URL, priority, timeout); ``api_key_env`` names the variable holding the API key,
+    ``priority`` is P1..P5 (P1)."""
     sec = options(channel, _OPTIONS)
     sec.text("api_key_env")
-    http_url(sec, "api_base", DEFAULT_API)
-    sec.text("priority", "P1", pattern="P[1-5]")
-    sec.duration("timeout", "10s")
+    return (http_url(sec, "api_base", DEFAULT_API) + "/v2/alerts", sec.text("priority", "P1", pattern="P[1-5]"),
+            sec.duration("timeout", "10s"))
+
+
+validate = settings
 
 
 class OpsgenieNotifier:
     """POST /v2/alerts (create), /v2/alerts/{alias}/acknowledge and /close; Opsgenie answers 202."""
 
     def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
-        sec = options(channel, _OPTIONS)
+        self.api, self.priority, self.timeout = settings(channel)
         self.key = secret(channel, "api_key", environ) or ""
-        self.api = http_url(sec, "api_base", DEFAULT_API) + "/v2/alerts"
-        self.priority = sec.text("priority", "P1")
-        self.timeout = sec.duration("timeout", "10s")
 
     def send(self, notice: Notice, recipient: str | None) -> None:
         """Create, acknowledge or close the incident's alert."""

@@ -14,16 +14,19 @@ from uptime.notify.base import Channel, NotifyError, options
 _seq = count()
 
 
-def validate(channel: Channel) -> None:
-    """``directory`` is required."""
-    options(channel, ["directory"]).text("directory")
+def settings(channel: Channel) -> Path:
+    """``directory`` (required): where the SMS files go."""
+    return Path(options(channel, ["directory"]).text("directory"))
+
+
+validate = settings
 
 
 class OutboxNotifier:
     """Writes ``<ns>-<incident>-<event>.sms`` containing ``To:`` and the exact SMS text."""
 
     def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
-        self.directory = Path(str(channel.options["directory"]))
+        self.directory = settings(channel)
 
     def send(self, notice: Notice, recipient: str | None) -> None:
         """Write the file atomically so a reader never sees half a message."""

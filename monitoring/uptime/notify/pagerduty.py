@@ -13,12 +13,14 @@ DEFAULT_API = "https://events.pagerduty.com"
 _OPTIONS = ["routing_key_env", "api_base", "timeout"]
 
 
-def validate(channel: Channel) -> None:
-    """``routing_key_env`` names the variable holding the integration (routing) key."""
+def settings(channel: Channel) -> tuple[str, float]:
+    """(the enqueue URL, timeout); ``routing_key_env`` names the variable holding the routing key."""
     sec = options(channel, _OPTIONS)
     sec.text("routing_key_env")
-    http_url(sec, "api_base", DEFAULT_API)
-    sec.duration("timeout", "10s")
+    return http_url(sec, "api_base", DEFAULT_API) + "/v2/enqueue", sec.duration("timeout", "10s")
+
+
+validate = settings
 
 
 def event(notice: Notice, routing_key: str) -> dict[str, Any]:
@@ -48,10 +50,8 @@ class PagerDutyNotifier:
     """POST /v2/enqueue; PagerDuty answers 202 Accepted."""
 
     def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
-        sec = options(channel, _OPTIONS)
+        self.url, self.timeout = settings(channel)
         self.key = secret(channel, "routing_key", environ) or ""
-        self.url = http_url(sec, "api_base", DEFAULT_API) + "/v2/enqueue"
-        self.timeout = sec.duration("timeout", "10s")
 
     def send(self, notice: Notice, recipient: str | None) -> None:
         """Deliver one event."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import requests
 
@@ -15,25 +16,34 @@ DEFAULT_API = "https://api.twilio.com"
 _OPTIONS = ["account_sid", "auth_token_env", "from", "api_base", "timeout"]
 
 
-def validate(channel: Channel) -> None:
+@dataclass(frozen=True)
+class Settings:
+    """The channel's options, read once."""
+
+    sid: str
+    sender: str
+    api: str
+    timeout: float
+
+
+def settings(channel: Channel) -> Settings:
     """``account_sid``, ``auth_token_env``, ``from`` are required; ``api_base`` defaults to Twilio."""
     sec = options(channel, _OPTIONS)
-    sec.text("account_sid", pattern=r"AC[0-9a-fA-F]{32}")
     sec.text("auth_token_env")
-    sec.text("from")
-    sec.duration("timeout", "10s")
+    return Settings(sid=sec.text("account_sid", pattern=r"AC[0-9a-fA-F]{32}"), sender=sec.text("from"),
+                    api=sec.text("api_base", DEFAULT_API).rstrip("/"), timeout=sec.duration("timeout", "10s"))
+
+
+validate = settings
 
 
 class TwilioNotifier:
     """POST /2010-04-01/Accounts/{sid}/Messages.json with To, From, Body."""
 
     def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
-        sec = options(channel, _OPTIONS)
-        self.sid = sec.text("account_sid")
+        opts = settings(channel)
+        self.sid, self.sender, self.api, self.timeout = opts.sid, opts.sender, opts.api, opts.timeout
         self.token = secret(channel, "auth_token", environ) or ""
-        self.sender = sec.text("from")
-        self.api = sec.text("api_base", DEFAULT_API).rstrip("/")
-        self.timeout = sec.duration("timeout", "10s")
 
     def send(self, notice: Notice, recipient: str | None) -> None:
         """Twilio answers 201 Created when it accepted the message."""

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import requests
 
@@ -16,23 +17,33 @@ from uptime.notify.base import Channel, NotifyError, options, secret
 _OPTIONS = ["url", "secret_env", "timeout"]
 
 
-def validate(channel: Channel) -> None:
+@dataclass(frozen=True)
+class Settings:
+    """The channel's options, read once."""
+
+    url: str
+    timeout: float
+
+
+def settings(channel: Channel) -> Settings:
     """``url`` is required; ``secret_env`` adds ``X-Uptime-Signature: sha256=<hex>``."""
     sec = options(channel, _OPTIONS)
     url = sec.text("url")
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"{sec.key('url')}: {url!r} is not an http(s) URL")
-    sec.duration("timeout", "10s")
+    return Settings(url=url, timeout=sec.duration("timeout", "10s"))
+
+
+validate = settings
 
 
 class WebhookNotifier:
     """POST the incident as JSON; any 2xx is success."""
 
     def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
-        sec = options(channel, _OPTIONS)
-        self.url = sec.text("url")
+        opts = settings(channel)
+        self.url, self.timeout = opts.url, opts.timeout
         self.key = secret(channel, "secret", environ, required=False)
-        self.timeout = sec.duration("timeout", "10s")
 
     def send(self, notice: Notice, recipient: str | None) -> None:
         """Deliver the payload."""
