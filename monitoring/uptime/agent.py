@@ -52,9 +52,14 @@ def agent_key(config: Config, environ: Mapping[str, str]) -> bytes:
     return value.encode()
 
 
+# How long a first failure stays news for the other locations (they ship every 2 s).
+RECHECK_WINDOW = 10.0
+
+
 def ingest_handler(core: Core, config: Config, environ: Mapping[str, str]) -> PostHandler:
     """``POST /ingest``: a signed batch of results from one agent."""
     key = environ.get(config.monitor.agent_key_env, "").encode()
+    probed = {t.name for t in config.targets if t.type != "heartbeat"}
 
     def handle(body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
         if not key:
@@ -93,12 +98,14 @@ def ingest_handler(core: Core, config: Config, environ: Mapping[str, str]) -> Po
                 rejected += 1
                 continue
             accepted += 1
+        # Ask the agent to re-check what another location just saw fail (its own suspects it re-checks itself).
+        recheck = [name for name in core.suspects(RECHECK_WINDOW, location) if name in probed]
         with core.store.tx() as conn:
             conn.execute("INSERT INTO agents (location, last_seen, results, last_batch) VALUES (?, ?, ?, ?)"
                          " ON CONFLICT (location) DO UPDATE SET last_seen = excluded.last_seen,"
                          " results = results + excluded.results, last_batch = excluded.last_batch",
                          (location, now, accepted, sent_at))
-        return 200, {"accepted": accepted, "rejected": rejected}
+        return 200, {"accepted": accepted, "rejected": rejected, "recheck": recheck}
 
     return handle
 
@@ -132,6 +139,7 @@ class Agent:
         self.stop_event = threading.Event()
         self.serving = False
         self.failures: dict[str, int] = {}  # consecutive failures per target at this location
+        self.rechecked: dict[str, float] = {}  # target -> when it was last re-checked for another location
 
     # -- peers -------------------------------------------------------------------------------------
 
@@ -187,7 +195,20 @@ class Agent:
         self.last_contact = time.time()
         self.paged = False
         self.deferred = False
+        self._recheck_for_others(reply)
         return True
+
+    def _recheck_for_others(self, reply: requests.Response) -> None:
+        """Re-check at once what the core says another location just saw fail, once per such episode."""
+        try:
+            names = [str(n) for n in reply.json().get("recheck", [])]
+        except (ValueError, AttributeError):
+            return
+        now = time.monotonic()
+        for name in names:
+            if now - self.rechecked.get(name, -RECHECK_WINDOW) >= RECHECK_WINDOW:
+                self.rechecked[name] = now
+                self.scheduler.recheck(name)
 
     def dead_mans_switch(self) -> bool:
         """Page once when the core has been silent too long and no peer has it covered."""

@@ -206,6 +206,13 @@ class Core:
                     now - last.resolved_at, last.id)
         return incidents.reopen(conn, last.id)
 
+    def suspects(self, within: float, elsewhere_than: str) -> list[str]:
+        """Targets that another location saw fail for the first time in the last ``within`` seconds: this
+        location re-checks them at once, so a quorum is confirmed (or not) without waiting an interval."""
+        rows = self.store.query("SELECT DISTINCT target FROM target_state WHERE state = ? AND updated >= ?"
+                                " AND location != ?", (state.SUSPECT, self.clock.now() - within, elsewhere_than))
+        return [str(r["target"]) for r in rows]
+
     # -- people ------------------------------------------------------------------------------------
 
     def ack(self, incident_id: int, by: str) -> bool:

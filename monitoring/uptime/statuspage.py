@@ -142,7 +142,9 @@ def render_html(data: dict[str, Any]) -> str:
         f" ({g['duration']}): state unknown, not counted in uptime</li>" for g in data.get("monitor_gaps", []))
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{esc(data["product"])} status</title>'
-        '<meta name="viewport" content="width=device-width, initial-scale=1"><style>'
+        # Reloads itself as often as the page is rewritten, without a script.
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta http-equiv="refresh" content="10"><style>'
         "body{font-family:system-ui,sans-serif;max-width:720px;margin:2em auto;color:#1f2328}"
         ".cell{border:1px solid #d0d7de;border-radius:8px;padding:1em;margin-bottom:1em}"
         ".state{color:#fff;border-radius:4px;padding:0 .4em;font-size:.8em;vertical-align:middle}"

@@ -155,7 +155,8 @@ def test_ingest_rejects_bad_signatures_unknown_locations_and_replays(cluster: di
     assert "replay or clock skew" in replay.json()["error"]
     result = {"target": "eu-api", "cell": "eu", "location": "sydney", "ts": now, "ok": True, "duration": 0.01}
     mixed = post({"location": "sydney", "sent_at": now + 1, "results": [result, {**result, "target": "gone"}]})
-    assert mixed.json() == {"accepted": 1, "rejected": 1}  # a target the core does not know is dropped
+    reply = mixed.json()
+    assert (reply["accepted"], reply["rejected"]) == (1, 1)  # a target the core does not know is dropped
     junk = post({"location": "sydney"})
     assert junk.status_code == 400
     assert "malformed batch" in junk.json()["error"]

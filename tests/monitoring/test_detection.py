@@ -16,7 +16,7 @@ from uptime.probe import Result
 from uptime.scheduler import Scheduler
 from uptime.service import Service
 
-from tests.monitoring.conftest import FIXED_DATES, PinnedClock, TargetServer, closed_port
+from tests.monitoring.conftest import FIXED_DATES, FakeClock, PinnedClock, TargetServer, closed_port
 from tests.monitoring.helpers import base_config
 from tests.monitoring.test_service import wait_for
 
@@ -105,3 +105,44 @@ def test_an_agent_rechecks_a_first_failure_at_once(tmp_path: Path, http_target: 
         thread.join(10)
     first, second = [r.ts for r in list(agent.buffer) if not r.ok][:2]
     assert second - first < 0.9 * INTERVAL  # the re-check, not the next regular probe
+
+
+def test_other_locations_are_asked_to_recheck_a_first_failure(tmp_path: Path, clock: FakeClock) -> None:
+    import json as jsonlib
+
+    from uptime.agent import Agent, ingest_handler, signature
+    from uptime.probe import Result as ProbeResult
+
+    from tests.monitoring.helpers import Harness
+
+    doc = base_config(tmp_path, [{"name": "eu-a", "cell": "eu", "url": "http://127.0.0.1:9/", "interval": "30s"}],
+                      {})
+    doc["monitor"].update({"locations": ["frankfurt", "virginia"], "probe_locally": False})
+    h = Harness(doc, clock)
+    handle = ingest_handler(h.core, h.config, {"UPTIME_AGENT_KEY": "k"})
+
+    def ship(location: str, ok: bool) -> dict[str, object]:
+        result = ProbeResult("eu-a", "eu", location, clock.now(), ok, 0.01, None if ok else "status", "")
+        body = jsonlib.dumps({"location": location, "sent_at": clock.now(), "results": [result.__dict__]}).encode()
+        status, reply = handle(body, {"x-uptime-signature": signature(b"k", body)})
+        assert status == 200
+        clock.advance(1)
+        return reply
+
+    assert ship("virginia", True)["recheck"] == []
+    assert ship("frankfurt", False)["recheck"] == []  # frankfurt's first failure: it re-checks that itself
+    assert ship("virginia", True)["recheck"] == ["eu-a"]  # so virginia is asked to look now
+    h.close()
+
+    agent = Agent(h.config, "http://127.0.0.1:9", "virginia", {"UPTIME_AGENT_KEY": "k"})
+
+    class Reply:
+        def json(self) -> dict[str, object]:
+            return {"recheck": ["eu-a", "unknown-target"]}
+
+    try:
+        agent._recheck_for_others(Reply())  # type: ignore[arg-type]
+        agent._recheck_for_others(Reply())  # type: ignore[arg-type]  # the same episode: asked once only
+        assert agent.scheduler.rechecks == [0]
+    finally:
+        agent.close()

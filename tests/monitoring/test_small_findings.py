@@ -58,6 +58,7 @@ def test_the_public_status_page_shows_no_raw_exception_text(tmp_path: Path, cloc
     page = statuspage.render_html(data)
     for raw in ("Errno", "Connection", "refused"):
         assert raw not in page
+    assert '<meta http-equiv="refresh" content="10">' in page  # follows the 10 s rewrite, no script
     h.close()
 
 
