@@ -8,6 +8,8 @@ from email import policy
 from pathlib import Path
 from typing import Any
 
+from infra.local.lifecycle.monitor_config import MONITOR_SENDER
+
 
 def snapshot(outbox: Path) -> set[str]:
     """Names of the messages already in the outbox (email and SMS)."""
@@ -19,7 +21,10 @@ def _messages(outbox: Path) -> list[Path]:
 
 
 def since(outbox: Path, seen: set[str]) -> dict[str, Any]:
-    """Subjects of new emails and texts of new SMS, oldest first."""
+    """Subjects of the monitor's new emails and texts of new SMS, oldest first.
+
+    The sink also holds the booking services' mail (confirmations of the drill's bookings); only what
+    the monitor sent counts as telling on-call."""
     emails, sms = [], []
     for path in _messages(outbox):
         name = str(path.relative_to(outbox))
@@ -27,6 +32,8 @@ def since(outbox: Path, seen: set[str]) -> dict[str, Any]:
             continue
         if path.suffix == ".eml":
             message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            if MONITOR_SENDER not in str(message["From"]):
+                continue
             emails.append({"to": str(message["To"]), "subject": str(message["Subject"]), "file": name})
         else:
             head, _, body = path.read_text(encoding="utf-8").partition("\n\n")

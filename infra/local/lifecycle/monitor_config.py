@@ -23,6 +23,10 @@ from infra.errors import SlotstackError
 from infra.local.lifecycle.ports import PortPlan
 from infra.local.paths import StateDir
 
+# The monitor's email sender: the SMTP sink also receives the booking services' mail, and the drills
+# tell the two apart by it.
+MONITOR_SENDER = "uptime@slotstack.local"
+
 RUNBOOKS = Path(__file__).resolve().parents[3] / "docs" / "runbooks"
 ACK_SECRET_ENV = "UPTIME_ACK_SECRET"  # noqa: S105 (the name of the variable, not a secret)
 PROBE_INTERVAL_S = 5
@@ -65,7 +69,7 @@ def site(env: Environment, ports: PortPlan, state: StateDir, channels: dict[str,
         },
         channels={
             "email": {"type": "email", "host": "127.0.0.1", "port": ports.smtp, "starttls": False,
-                      "from": "slotstack uptime <uptime@slotstack.local>", "timeout": "5s"},
+                      "from": f"slotstack uptime <{MONITOR_SENDER}>", "timeout": "5s"},
             "sms": {"type": "outbox", "directory": str(state.sms_outbox)},
             **(channels or {}),
         },
