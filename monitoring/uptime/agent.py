@@ -27,7 +27,7 @@ from uptime.config import Config
 from uptime.configparse import ConfigError
 from uptime.core import Core, UptimeError
 from uptime.notice import Notice
-from uptime.probe import Result
+from uptime.result import Result
 from uptime.scheduler import Scheduler
 from uptime.server import HttpError, PostHandler
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import dns.exception
 import dns.resolver
 
-from uptime.probe import Result, cert_expiry
+from uptime.result import Result, cert_expiry
 from uptime.targets import Target
 
 Prober = Callable[[Target, str, float], Result]

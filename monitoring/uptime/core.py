@@ -10,7 +10,7 @@ from uptime import flapping, history, incidents, state
 from uptime.clock import Clock
 from uptime.config import Config
 from uptime.metrics import Metrics
-from uptime.probe import Result
+from uptime.result import Result
 from uptime.state import TargetState
 from uptime.store import Store
 

@@ -17,7 +17,7 @@ from typing import Any
 from uptime.clock import utc
 from uptime.config import Config, Target
 from uptime.notice import format_duration
-from uptime.probe import Result
+from uptime.result import Result
 from uptime.server import HttpError
 from uptime.store import Store
 

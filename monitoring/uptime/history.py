@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from uptime import incidents
-from uptime.probe import Result
+from uptime.result import Result
 from uptime.store import Store
 
 RAW_RETENTION = 7 * 86400

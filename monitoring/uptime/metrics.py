@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from uptime.probe import KINDS, Result
+from uptime.result import KINDS, Result
 
 LABELS = ("target", "cell", "location")
 

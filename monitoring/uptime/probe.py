@@ -7,7 +7,6 @@ import re
 import socket
 import ssl
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,43 +14,26 @@ import requests
 import urllib3
 import urllib3.connection
 import urllib3.exceptions
-from cryptography import x509
 from requests.adapters import HTTPAdapter
 
 from uptime import __version__
+from uptime.checks import PROBERS
+from uptime.result import KINDS, Result, cert_expiry
 from uptime.targets import Target
+
+__all__ = ["KINDS", "Result", "cert_expiry", "probe", "user_agent"]
 
 # urllib3 2 raises NameResolutionError; older releases surface the raw gaierror.
 _NAME_ERRORS: tuple[type[BaseException], ...] = tuple(
     t for t in (getattr(urllib3.exceptions, "NameResolutionError", None), socket.gaierror) if isinstance(t, type)
 )
-KINDS = ("dns", "connect", "tls", "timeout", "status", "body", "latency", "late", "job")
 MAX_BODY = 1 << 20  # a health endpoint larger than 1 MiB is itself a finding; stop reading there
-
-
-@dataclass(frozen=True)
-class Result:
-    """The outcome of one probe of one target from one location."""
-
-    target: str
-    cell: str
-    location: str
-    ts: float
-    ok: bool
-    duration: float
-    kind: str | None = None
-    error: str = ""
-    status: int | None = None
-    cert_expiry: float | None = None
-    cert_warning: str = ""
 
 
 def probe(target: Target, location: str = "local", now: float | None = None) -> Result:
     """Probe ``target`` once; never raises for a failing target."""
     started = time.time() if now is None else now
     if target.type != "http":
-        from uptime.checks import PROBERS  # the other protocols import this module's Result
-
         return PROBERS[target.type](target, location, started)
     t0 = time.perf_counter()
     status: int | None = None
@@ -245,11 +227,6 @@ def _fetch_leaf_expiry(target: Target) -> float | None:
     except OSError:
         return None
     return _expiry(der) if der else None
-
-
-def cert_expiry(der: bytes) -> float:
-    """The expiry (UNIX seconds) of a DER certificate."""
-    return x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
 
 
 _expiry = cert_expiry

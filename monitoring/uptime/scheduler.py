@@ -14,7 +14,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from uptime.clock import Clock, SystemClock
-from uptime.probe import Result, probe
+from uptime.probe import probe
+from uptime.result import Result
 from uptime.targets import Target
 
 log = logging.getLogger("uptime.scheduler")

@@ -17,7 +17,8 @@ from uptime.config import Config, Target
 from uptime.core import Core
 from uptime.metrics import Metrics
 from uptime.paging import Pager
-from uptime.probe import Result, probe
+from uptime.probe import probe
+from uptime.result import Result
 from uptime.scheduler import ProbeFn, Scheduler
 from uptime.server import MonitorServer
 from uptime.store import Store
