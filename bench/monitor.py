@@ -25,7 +25,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,14 +38,11 @@ from urllib.parse import parse_qs
 
 import yaml
 
+from infra.local.lifecycle.ports import free_port, wait_port
+
 ROOT = Path(__file__).resolve().parents[1]
 HOSTS = ("127.0.0.1", "127.0.0.2")
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # ----------------------------------------------------------------------------- target server process
@@ -107,14 +103,6 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def wait_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
 
 
 def rate(count_file: Path, agent: str, window: float, warmup: float) -> float:
