@@ -49,6 +49,7 @@ from booking.mail.smtp import smtp_sender
 from booking.observability import Metrics, ObservabilityMiddleware, configure_logging
 from booking.providers import Revoker, http_revoker
 from booking.ratelimit import AddressRateLimit
+from booking.retention_job import RetentionJob
 from booking.secrets.keystore import KeyStore, LocalKeyStore
 from booking.settings import Settings
 
@@ -110,6 +111,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
     if send_mail is None and settings.smtp_host:
         send_mail = smtp_sender(settings.smtp_host, settings.smtp_port)
     outbox = None if send_mail is None else OutboxWorker(pool, send_mail, clock)
+    retention = (RetentionJob(pool, settings.cell, clock, every_s=settings.retention_every_s,
+                              heartbeat_url=settings.retention_heartbeat_url or None)
+                 if settings.retention_every_s > 0 else None)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -117,6 +121,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
         if outbox is not None:
             outbox.start()
         ctx.feeds.start(settings.cell)
+        if retention is not None:
+            retention.start()
         # about a second of imports in the calendar sandbox's forkserver: paid at start, not by a request
         threading.Thread(target=warm_up, name="sandbox-warm-up", daemon=True).start()
         # Everything imported so far lives as long as the process: move it out of the cyclic GC's view so
@@ -126,6 +132,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now,
             yield
         finally:
             ctx.feeds.close()
+            if retention is not None:
+                retention.stop()
             if outbox is not None:
                 outbox.stop()
             pool.close()

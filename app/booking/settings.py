@@ -85,6 +85,10 @@ class Settings:
     smtp_port: int = 25
     mail_from: str = "slotstack <bookings@localhost>"
     """Sender of every email (MAIL_FROM), with the environment's own domain."""
+    retention_every_s: int = 86_400
+    """How often each process applies the tenants' retention (RETENTION_EVERY_S; 0: never, e.g. in tests)."""
+    retention_heartbeat_url: str = ""
+    """The monitor's heartbeat URL pinged after each retention run (RETENTION_HEARTBEAT_URL)."""
     feed_workers: int = 4
     """Threads that fetch calendar feeds in the background (never a request thread)."""
     feed_per_tenant: int = 2
@@ -154,6 +158,8 @@ class Settings:
             images_cdn_url=env.get("IMAGES_CDN_URL", ""),
             images_strict_residency=env.get("IMAGES_STRICT_RESIDENCY", "") in ("1", "true", "yes"),
             smtp_host=env.get("SMTP_HOST", "localhost"),
+            retention_every_s=_int(env, "RETENTION_EVERY_S", 86_400),
+            retention_heartbeat_url=env.get("RETENTION_HEARTBEAT_URL", ""),
             smtp_port=_int(env, "SMTP_PORT", 25),
             mail_from=env.get("MAIL_FROM", "slotstack <bookings@localhost>"),
             public_rate_per_minute=_int(env, "PUBLIC_RATE_PER_MINUTE", 120),

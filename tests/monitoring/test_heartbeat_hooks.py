@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from booking.commands.tenant import ping_heartbeat as retention_ping
+from booking.retention_job import ping_heartbeat as retention_ping
 from uptime import heartbeat
 from uptime.server import MonitorServer
 

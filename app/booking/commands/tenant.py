@@ -6,8 +6,6 @@ import argparse
 import hashlib
 import json
 import os
-import sys
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -131,30 +129,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_retention(args: argparse.Namespace) -> int:
     """Apply every tenant's retention setting now (run daily, e.g. from a systemd timer)."""
     from booking.privacy import apply_retention
+    from booking.retention_job import ping_heartbeat
 
     with _pool(args) as pool:
         done = apply_retention(pool, os.environ.get("CELL", "us"), datetime.now(UTC))
     print(json.dumps({"erased": done}))
     ping_heartbeat(os.environ.get("RETENTION_HEARTBEAT_URL"))
     return 0
-
-
-def ping_heartbeat(url: str | None) -> None:
-    """Tell the uptime monitor this run succeeded (its heartbeat check pages when a run is missing).
-
-    A ping that does not get through is a warning, not a failure of the job: the monitor pages for the
-    missing ping anyway, and the job's own work is done.
-    """
-    if not url:
-        return
-    if not url.startswith(("https://", "http://")):
-        print(f"warning: heartbeat URL {url!r} is not http(s); print the right one with `uptime heartbeat-url`",
-              file=sys.stderr)
-        return
-    try:
-        urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST"), timeout=10).close()  # noqa: S310
-    except OSError as exc:
-        print(f"warning: heartbeat {url} not reached ({exc}); the monitor pages if no ping arrives", file=sys.stderr)
 
 
 def add_parsers(sub: Any) -> None:
