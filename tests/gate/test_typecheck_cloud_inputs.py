@@ -19,6 +19,12 @@ AUTOSCALE = ROOT / "infra" / "compute" / "autoscale.py"
 CDN_DOMAIN = ROOT / "infra" / "storage" / "cdn_domain.py"
 
 
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache for this file: the SDK services are analysed once, not once per planted mistake."""
+    return tmp_path_factory.mktemp("mypy-cache")
+
+
 def mypy(module: Path, cache: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), "--cache-dir", str(cache),
@@ -33,31 +39,31 @@ def mypy(module: Path, cache: Path) -> subprocess.CompletedProcess[str]:
     # A value Azure's API does not accept for an enum-typed input.
     ("monitor.MetricStatisticType.AVERAGE", '"Mean"', 'TypedDict item "metric_trigger"'),
 ], ids=["misspelt-nested-key", "string-for-an-enum"])
-def test_mypy_refuses_a_planted_mistake_in_a_nested_input(tmp_path: Path, original: str, planted: str,
+def test_mypy_refuses_a_planted_mistake_in_a_nested_input(tmp_path: Path, cache: Path, original: str, planted: str,
                                                           expected: str) -> None:
     source = AUTOSCALE.read_text(encoding="utf-8")
     assert original in source, "the planted mistake no longer matches infra/compute/autoscale.py; update this test"
     module = tmp_path / "planted_autoscale.py"
     module.write_text(source.replace(original, planted, 1), encoding="utf-8")
-    result = mypy(module, tmp_path / "cache")
+    result = mypy(module, cache)
     assert result.returncode == 1, result.stdout + result.stderr
     assert expected in result.stdout, result.stdout
 
 
-def test_mypy_refuses_a_misspelt_key_in_an_aws_input(tmp_path: Path) -> None:
+def test_mypy_refuses_a_misspelt_key_in_an_aws_input(tmp_path: Path, cache: Path) -> None:
     """The same for pulumi-aws: CloudFront's viewer certificate with a misspelt key."""
     source = CDN_DOMAIN.read_text(encoding="utf-8")
     assert '"ssl_support_method": "sni-only"' in source, "update this test to infra/storage/cdn_domain.py"
     module = tmp_path / "planted_cdn_domain.py"
     module.write_text(source.replace('"ssl_support_method"', '"ssl_support_methd"', 1), encoding="utf-8")
-    result = mypy(module, tmp_path / "cache")
+    result = mypy(module, cache)
     assert result.returncode == 1, result.stdout + result.stderr
     assert '"ssl_support_methd"' in result.stdout, result.stdout
 
 
-def test_mypy_accepts_the_module_as_it_is(tmp_path: Path) -> None:
+def test_mypy_accepts_the_module_as_it_is(tmp_path: Path, cache: Path) -> None:
     """The control: the unmodified module passes, so the failures above come from the planted mistakes."""
     module = tmp_path / "autoscale.py"
     module.write_text(AUTOSCALE.read_text(encoding="utf-8"), encoding="utf-8")
-    result = mypy(module, tmp_path / "cache")
+    result = mypy(module, cache)
     assert result.returncode == 0, result.stdout + result.stderr
